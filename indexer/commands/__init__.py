@@ -1,0 +1,1 @@
+"""Typer commands of the `qfq` CLI that belong to the indexer (mounted by `service/cli.py`)."""

