@@ -23,3 +23,26 @@ def corpus_dir() -> Path:
 @pytest.fixture(scope="session")
 def corpus_documents(corpus_dir: Path) -> dict[str, Document]:
     return {doc.key: doc for doc in load_manifest(corpus_dir)}
+
+
+@pytest.fixture(scope="session")
+def parsed(corpus_dir: Path, corpus_documents: dict[str, Document]):
+    """`parsed(key)` -> the articles of one real document, parsed once per test session."""
+    from indexer.parsers import parse_document
+
+    cache: dict[str, list] = {}
+
+    def get(key: str) -> list:
+        if key not in cache:
+            cache[key] = parse_document(corpus_documents[key], corpus_dir)
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def real_passages():
+    """Passages of a real subset (CGCT, CRPA, loi REEN, loi NOTRe, open-data guide), built once."""
+    from indexer.passages import load_passages
+
+    return load_passages(Settings(), only={"cgct", "reen", "crpa", "notre", "open-data"})

@@ -15,29 +15,29 @@ from indexer.parsers.common import date_in_text, epoch_ms_to_iso
 from indexer.parsers.lexlib import parse_links, split_markdown
 
 
-def by_number(doc: Document, corpus_dir: Path) -> dict:
-    return {article.number: article for article in parse_document(doc, corpus_dir)}
+def by_number(parsed, key: str) -> dict:
+    return {article.number: article for article in parsed(key)}
 
 
 def test_registry_knows_every_format_of_the_manifest(corpus_documents: dict[str, Document]) -> None:
     assert {doc.format for doc in corpus_documents.values()} <= set(known_formats())
 
 
-def test_ansvar_law_articles_keep_numbers_and_wording(corpus_documents, corpus_dir) -> None:
-    articles = by_number(corpus_documents["reen"], corpus_dir)
+def test_ansvar_law_articles_keep_numbers_and_wording(parsed) -> None:
+    articles = by_number(parsed, "reen")
     assert "35" in articles
     assert "stratégie numérique responsable" in articles["35"].text
     assert all(article.status is Status.EN_VIGUEUR for article in articles.values())
 
 
-def test_ansvar_code_articles_use_legifrance_numbers(corpus_documents, corpus_dir) -> None:
-    articles = by_number(corpus_documents["urbanisme"], corpus_dir)
+def test_ansvar_code_articles_use_legifrance_numbers(parsed) -> None:
+    articles = by_number(parsed, "urbanisme")
     assert "L101-2" in articles
     assert "  " not in articles["L101-2"].text
 
 
-def test_piste_tree_gives_status_dates_links_and_headings(corpus_documents, corpus_dir) -> None:
-    articles = by_number(corpus_documents["crpa"], corpus_dir)
+def test_piste_tree_gives_status_dates_links_and_headings(parsed) -> None:
+    articles = by_number(parsed, "crpa")
     article = articles["L312-1-1"]
     assert article.status is Status.EN_VIGUEUR
     assert article.date_debut and article.date_debut <= "2026-05-28"
@@ -48,8 +48,8 @@ def test_piste_tree_gives_status_dates_links_and_headings(corpus_documents, corp
     assert abrogated, "the CRPA file holds one abrogated article"
 
 
-def test_lexlib_links_block_is_parsed_and_removed(corpus_documents, corpus_dir) -> None:
-    articles = by_number(corpus_documents["cgct"], corpus_dir)
+def test_lexlib_links_block_is_parsed_and_removed(parsed) -> None:
+    articles = by_number(parsed, "cgct")
     article = articles["L5214-16"]
     assert "Liens relatifs" not in article.text
     assert "Cité par" not in article.text
@@ -62,14 +62,14 @@ def test_lexlib_links_block_is_parsed_and_removed(corpus_documents, corpus_dir) 
     assert any("2015-991" in text for text in article.amending_texts), "NOTRe changed it in an earlier version"
 
 
-def test_lexlib_abrogated_article_is_labelled(corpus_documents, corpus_dir) -> None:
-    articles = by_number(corpus_documents["cgct"], corpus_dir)
+def test_lexlib_abrogated_article_is_labelled(parsed) -> None:
+    articles = by_number(parsed, "cgct")
     assert articles["L1414-7"].status is Status.ABROGE
     assert articles["L5214-16"].status is Status.EN_VIGUEUR
 
 
-def test_lexlib_counts_abrogated_files_as_the_corpus_readme_says(corpus_documents, corpus_dir) -> None:
-    articles = parse_document(corpus_documents["transports"], corpus_dir)
+def test_lexlib_counts_abrogated_files_as_the_corpus_readme_says(parsed) -> None:
+    articles = parsed("transports")
     assert sum(a.status is Status.ABROGE for a in articles) == 158
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.parsers import parse_document
 from indexer.tagging import load_taxonomy, tag_article
 
 
 @pytest.fixture(scope="module")
-def cgct(corpus_documents, corpus_dir):
-    return {a.number: a for a in parse_document(corpus_documents["cgct"], corpus_dir)}
+def cgct(parsed):
+    return {a.number: a for a in parsed("cgct")}
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,5 @@
+"""`python -m service` runs the `qfq` command line."""
+
+from service.cli import app
+
+app(prog_name="qfq")
