@@ -47,8 +47,10 @@ def run_build(env: dict[str, str], args: list[str]) -> dict:
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"build failed ({done.returncode})")
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    summary = done.stdout
-    folder = Path(re.search(r"Index publié : (.+)", summary).group(1).strip())
+    found = re.search(r"Index publié : (.+)", done.stdout)
+    if found is None:
+        raise SystemExit(f"unexpected build output:\n{done.stdout}")
+    folder = Path(found.group(1).strip())
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     return {
@@ -89,8 +91,7 @@ def shadow_corpus(corpus: Path, touched: str, into: Path) -> Path:
         (into / target).write_text(data, encoding="utf-8")
     else:
         # A folder of articles (lexlib): copy them, changing the first one.
-        files = sorted(source.rglob("*.md"))
-        for i, path in enumerate(files):
+        for i, path in enumerate(sorted(source.rglob("*.md"))):
             dest = into / target / path.relative_to(source)
             dest.parent.mkdir(parents=True, exist_ok=True)
             text = path.read_text(encoding="utf-8")
@@ -111,7 +112,9 @@ def report(label: str, result: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--touch", default="reen", help="document key changed before the rebuild")
     parser.add_argument("--skip-full", action="store_true", help="skip the full build")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
@@ -119,7 +122,9 @@ def main() -> None:
     settings = Settings()
     env = dict(os.environ)
     figures: dict[str, dict] = {}
-    print(f"model {settings.model} ({settings.model_backend}), threads {settings.threads}, data {settings.data_dir}")
+    print(
+        f"model {settings.model} ({settings.model_backend}), threads {settings.threads}, data {settings.data_dir}"
+    )
     if not args.skip_full:
         figures["full"] = run_build(env, [])
         report("full build", figures["full"])
@@ -134,7 +139,10 @@ def main() -> None:
         env_touch = {**env, "QFQ_CORPUS_DIR": str(corpus), "QFQ_DATA_DIR": str(data)}
         figures["rebuild"] = run_build(env_touch, [])
         report(f"rebuild after touching {args.touch}", figures["rebuild"])
-        print("  " + "\n  ".join(line for line in figures["rebuild"]["log"].splitlines() if "passages de" in line))
+        print(
+            "  "
+            + "\n  ".join(line for line in figures["rebuild"]["log"].splitlines() if "passages de" in line)
+        )
         shutil.rmtree(data / "bundles", ignore_errors=True)
     if args.json:
         for value in figures.values():

@@ -23,7 +23,11 @@ def main() -> None:
     print(f"documents            {len(result.documents)} ({len(result.problems)} problems)")
     print(f"articles             {sum(result.articles_per_document.values())}")
     print(f"passages             {len(result.passages)} {dict(result.by_status())}")
+    own_cpu = resource.getrusage(resource.RUSAGE_SELF)
+    child_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own_cpu.ru_utime + own_cpu.ru_stime + child_cpu.ru_utime + child_cpu.ru_stime
     print(f"wall time            {seconds:.1f} s")
+    print(f"CPU time             {cpu:.1f} s (all processes; wall ≈ CPU / workers on an idle machine)")
     print(f"peak RSS             {own:.0f} MiB (main), {children:.0f} MiB (largest worker)")
 
 

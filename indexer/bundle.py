@@ -19,7 +19,13 @@ from typing import Any
 from indexer.embed_cache import EmbeddingCache, embed_with_cache
 from indexer.encoder import Encoder
 from indexer.errors import BundleError
-from indexer.lexical import DEFAULT_FIELD_WEIGHTS, FIELDS, LexicalIndex, build_lexical_index, passage_fields
+from indexer.lexical import (
+    DEFAULT_FIELD_WEIGHTS,
+    FIELDS,
+    LexicalIndex,
+    build_lexical_index,
+    passage_field_texts,
+)
 from indexer.models import Document, Passage
 from indexer.settings import Settings
 from indexer.store import FTS_TOKENIZER, PassageStore, write_store
@@ -190,7 +196,7 @@ def build_bundle(
     only: Sequence[str] | None = None,
     publish_bundle: bool = True,
     use_cache: bool = True,
-    fields: Sequence[Mapping[str, Sequence[str]]] | None = None,
+    fields: Sequence[Mapping[str, str | Sequence[str]]] | None = None,
 ) -> Path:
     """Embed passages, write a bundle in a temporary folder and publish it atomically.
 
@@ -205,7 +211,7 @@ def build_bundle(
         publish_bundle: False leaves the finished bundle unpublished in bundles_dir/<build_id>.
         use_cache: False embeds every passage again (the cache is still filled).
         fields: the passages' lexical fields when already analysed (see `indexer.passage_cache`);
-            computed with `indexer.lexical.passage_fields` otherwise.
+            computed with `indexer.lexical.passage_field_texts` otherwise.
 
     Returns:
         The folder of the new bundle.
@@ -261,7 +267,7 @@ def build_bundle(
             _hook("index_written")
             report("store", 0, 0)
             if fields is None:
-                fields = [passage_fields(p) for p in passages]
+                fields = [passage_field_texts(p) for p in passages]
             write_store(
                 tmp / STORE_FILE,
                 passages,

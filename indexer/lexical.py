@@ -7,7 +7,6 @@ corpus in about a millisecond and applies any filter mask exactly, where FTS5 to
 from __future__ import annotations
 
 from array import array
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ FIELDS = ("header", "title", "article", "body")
 # Weights of each field's term frequency (FTS5 bm25 column weights): an article number or a guide section
 # title naming the query words says more than one more mention in the body.
 DEFAULT_FIELD_WEIGHTS: dict[str, float] = {"header": 1.0, "title": 2.0, "article": 4.0, "body": 1.0}
+HEADING_LEVELS = 3  # nearest headings indexed in the header field
 BM25_K1 = 1.2  # FTS5's constants
 BM25_B = 0.75
 
@@ -42,12 +42,20 @@ def passage_fields(passage: Passage) -> dict[str, list[str]]:
         {field: tokens} for `FIELDS`.
     """
     is_section = passage.kind == "guide"
+    # The nearest headings ("Chapitre IV : Communauté de communes", "Section 4 : Compétences") name the
+    # subject of every article below them, which the article's own wording often leaves implicit.
+    headings = " ".join(passage.heading_path[-HEADING_LEVELS:])
     return {
-        "header": analyze(passage.header),
+        "header": analyze(f"{passage.header} {headings}"),
         "title": analyze(" ".join(x for x in (passage.title, passage.short_name) if x)),
         "article": [] if is_section else article_tokens(passage.article),
         "body": analyze(passage.text),
     }
+
+
+def passage_field_texts(passage: Passage) -> dict[str, str]:
+    """`passage_fields` with each field's tokens joined by spaces: the form stored in FTS5 and caches."""
+    return {name: " ".join(tokens) for name, tokens in passage_fields(passage).items()}
 
 
 def query_tokens(query: str) -> list[str]:
@@ -167,46 +175,55 @@ class LexicalIndex:
 
 
 def build_lexical_index(
-    rows: Iterable[Mapping[str, Sequence[str]]], field_weights: Mapping[str, float] | None = None
+    rows: Iterable[Mapping[str, str | Sequence[str]]], field_weights: Mapping[str, float] | None = None
 ) -> LexicalIndex:
-    """Build postings from each row's field tokens (row ids are the iteration order).
+    """Build postings from each row's fields (row ids are the iteration order).
 
     Args:
-        rows: for each passage, {field: tokens} as `passage_fields` returns.
+        rows: for each passage, {field: tokens} as `passage_fields` returns, or {field: "space-joined
+            tokens"} as `passage_field_texts` returns.
         field_weights: weight of each field's term frequency (default `DEFAULT_FIELD_WEIGHTS`).
 
     Returns:
         The lexical index.
     """
     weights = dict(field_weights or DEFAULT_FIELD_WEIGHTS)
-    terms: dict[str, int] = {}
-    term_col = array("i")
-    row_col = array("i")
-    tf_col = array("f")
-    lengths = array("i")
+    vocabulary: dict[str, int] = {}
+    term_col = array("q")
+    row_col = array("q")
+    weight_col = array("f")
+    lengths = array("q")
     for row, fields in enumerate(rows):
-        weighted: Counter[str] = Counter()
         length = 0
-        for name, tokens in fields.items():
+        for name, value in fields.items():
+            tokens = value.split() if isinstance(value, str) else value
+            if not tokens:
+                continue
             length += len(tokens)
-            weight = weights.get(name, 1.0)
-            for token, count in Counter(tokens).items():
-                weighted[token] += weight * count
+            term_col.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
+            row_col.extend([row] * len(tokens))
+            weight_col.extend([weights.get(name, 1.0)] * len(tokens))
         lengths.append(length)
-        for token, value in weighted.items():
-            term = terms.setdefault(token, len(terms))
-            term_col.append(term)
-            row_col.append(row)
-            tf_col.append(value)
-    term_arr = np.frombuffer(term_col, dtype=np.int32) if term_col else np.zeros(0, np.int32)
-    order = np.argsort(term_arr, kind="stable")  # keeps rows ascending within a term
-    counts = np.bincount(term_arr, minlength=len(terms))
-    indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+    n_rows = len(lengths)
+    if not term_col:
+        return LexicalIndex(
+            terms=vocabulary,
+            indptr=np.zeros(len(vocabulary) + 1, dtype=np.int64),
+            doc_ids=np.zeros(0, np.int32),
+            tf=np.zeros(0, np.float32),
+            doc_len=np.frombuffer(lengths, dtype=np.int64).astype(np.int32),
+        )
+    # One key per (term, row) occurrence; unique keys come out sorted by term then row, i.e. CSR order.
+    keys = np.frombuffer(term_col, dtype=np.int64) * n_rows + np.frombuffer(row_col, dtype=np.int64)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    tf = np.bincount(inverse, weights=np.frombuffer(weight_col, dtype=np.float32)).astype(np.float32)
+    counts = np.bincount(unique // n_rows, minlength=len(vocabulary))
+    indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     return LexicalIndex(
-        terms=terms,
+        terms=vocabulary,
         indptr=indptr,
-        doc_ids=np.frombuffer(row_col, dtype=np.int32)[order].copy() if row_col else np.zeros(0, np.int32),
-        tf=np.frombuffer(tf_col, dtype=np.float32)[order].copy() if tf_col else np.zeros(0, np.float32),
-        doc_len=np.frombuffer(lengths, dtype=np.int32).copy() if lengths else np.zeros(0, np.int32),
+        doc_ids=(unique % n_rows).astype(np.int32),
+        tf=tf,
+        doc_len=np.frombuffer(lengths, dtype=np.int64).astype(np.int32),
     )

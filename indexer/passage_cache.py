@@ -19,11 +19,11 @@ from typing import Any
 
 from indexer.corpus import load_manifest
 from indexer.errors import CorpusError
-from indexer.lexical import passage_fields
+from indexer.lexical import passage_field_texts
 from indexer.models import Document, Passage
 from indexer.settings import Settings
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _PACKAGE = Path(__file__).resolve().parent
 # Code whose change alters passages or their lexical fields.
 _CODE_GLOBS = (
@@ -45,7 +45,7 @@ class CachedPassages:
 
     documents: list[Document]
     passages: list[Passage] = field(default_factory=list)
-    fields: list[dict[str, list[str]]] = field(default_factory=list)
+    fields: list[dict[str, str]] = field(default_factory=list)  # analysed tokens joined by spaces
     problems: list[Any] = field(default_factory=list)  # indexer.passages.Problem
     parsed: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
@@ -190,7 +190,7 @@ def load_passages_cached(
                 result.problems.extend(parsed.problems)
                 continue
             passages = parsed.passages
-            fields = [passage_fields(p) for p in passages]
+            fields = [passage_field_texts(p) for p in passages]
             _write_entry(
                 path,
                 {

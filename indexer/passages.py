@@ -153,10 +153,11 @@ def _document_passages(
     doc: Document, corpus_dir: Path, budget: int, count: TokenCounter | None, strict: bool
 ) -> tuple[list[Passage], int, Problem | None]:
     """Parse, split and tag one document; runs in a worker process for the full corpus."""
+    prime = None
     if count is None:
-        from indexer.tokenizer import count_tokens
+        from indexer.tokenizer import count_tokens, count_tokens_batch
 
-        count = count_tokens
+        count, prime = count_tokens, count_tokens_batch
     try:
         articles = pick_in_force(parse_document(doc, corpus_dir))
     except CorpusError as exc:
@@ -164,6 +165,8 @@ def _document_passages(
             raise
         log.warning("%s", exc.message)
         return [], 0, Problem(doc.key, doc.path, exc.code, exc.message)
+    if prime is not None:
+        prime([article.text for article in articles])  # learn the document's words in one batch
     taxonomy = load_taxonomy()
     passages = [
         passage

@@ -139,7 +139,7 @@ def matched_terms(texts: Sequence[str], tokens: set[str]) -> list[str]:
     found: dict[str, None] = {}
     for text in texts:
         for word in dict.fromkeys(_SURFACE_WORD.findall(text)):
-            if word not in found and any(t in tokens for t in _word_tokens(word)):
+            if word not in found and not tokens.isdisjoint(_word_tokens(word)):
                 found[word] = None
     return list(found)
 

@@ -81,20 +81,37 @@ CREATE VIRTUAL TABLE passages_fts USING fts5(
 """
 
 
-def _row_values(rowid: int, passage: Passage) -> tuple[Any, ...]:
-    values: list[Any] = [rowid]
-    for name in _COLUMNS:
-        value = getattr(passage, name)
-        if name == "links":
-            value = json.dumps([link.to_dict() for link in value], ensure_ascii=False)
-        elif name in _JSON_COLUMNS:
-            value = json.dumps(value, ensure_ascii=False)
-        elif name == "status":
-            value = str(value)
-        values.append(value)
-        if name == "article":
-            values.append(passage.article_id)
-    return tuple(values)
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _row_values(rowid: int, p: Passage) -> tuple[Any, ...]:
+    # Spelled out column by column: this runs once per passage on every build.
+    return (
+        rowid,
+        p.id,
+        p.doc_key,
+        p.doc_title,
+        p.short_name,
+        p.kind,
+        p.article,
+        p.article_id,
+        p.part,
+        p.text,
+        p.header,
+        _encode_json(p.heading_path),
+        str(p.status),
+        p.date_debut,
+        p.date_fin,
+        p.version_date,
+        _encode_json([{"kind": k.kind, "text": k.text, "date": k.date} for k in p.links]),
+        p.url,
+        _encode_json(p.pages),
+        _encode_json(p.levels),
+        _encode_json(p.themes),
+        _encode_json(p.tag_reasons),
+        p.title,
+        _encode_json(p.amended_by),
+    )
 
 
 def _passage_from_row(row: sqlite3.Row) -> Passage:
@@ -106,10 +123,14 @@ def _passage_from_row(row: sqlite3.Row) -> Passage:
     return Passage(**data)
 
 
+def _joined(tokens: str | Sequence[str]) -> str:
+    return tokens if isinstance(tokens, str) else " ".join(tokens)
+
+
 def write_store(
     path: Path,
     passages: Sequence[Passage],
-    fields: Iterable[Mapping[str, Sequence[str]]],
+    fields: Iterable[Mapping[str, str | Sequence[str]]],
     documents: Sequence[Mapping[str, Any]],
     meta: Mapping[str, str] | None = None,
 ) -> None:
@@ -118,7 +139,8 @@ def write_store(
     Args:
         path: the SQLite file to create (must not exist).
         passages: passages in vector-id order.
-        fields: for each passage, {field: analysed tokens} (see `indexer.lexical.passage_fields`).
+        fields: for each passage, {field: analysed tokens, as a list or joined by spaces} (see
+            `indexer.lexical.passage_fields` and `passage_field_texts`).
         documents: one dict per document (Document fields plus counts), in manifest order.
         meta: extra key/value pairs for the `meta` table.
     """
@@ -139,7 +161,7 @@ def write_store(
             )
             connection.executemany(
                 f"INSERT INTO passages_fts (rowid, {', '.join(FIELDS)}) VALUES (?{', ?' * len(FIELDS)})",
-                ((i, *(" ".join(f.get(name, ())) for name in FIELDS)) for i, f in enumerate(fields)),
+                ((i, *(_joined(f.get(name, "")) for name in FIELDS)) for i, f in enumerate(fields)),
             )
             connection.executemany(
                 "INSERT INTO documents (key, position, data) VALUES (?, ?, ?)",

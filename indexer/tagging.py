@@ -22,6 +22,9 @@ class Term:
     patterns: tuple[re.Pattern[str], ...]
     heading_patterns: tuple[re.Pattern[str], ...]
     combined: re.Pattern[str]  # all text patterns in one alternation: one scan of the text per term
+    triggers: (
+        tuple[str, ...] | None
+    )  # literal prefixes: a text containing none cannot match (None: always scan)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Taxonomy:
     themes: tuple[Term, ...]
     min_hits: int = 2
     lead_chars: int = 220
+    # Per-instance caches, left out of equality and hashing.
+    heading_cache: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def level_ids(self) -> list[str]:
         return [term.id for term in self.levels]
@@ -44,13 +49,33 @@ class Taxonomy:
         return {term.id: term.label for term in (*self.levels, *self.themes)}
 
 
+_LITERAL_PREFIX = re.compile(r"^(?:\\b)?([a-z0-9' -]{3,})")
+
+
+def _triggers(patterns: list[str]) -> tuple[str, ...] | None:
+    """Literal start of every pattern, for a fast substring pre-check; None if one pattern has none."""
+    prefixes = []
+    for pattern in patterns:
+        match = _LITERAL_PREFIX.match(pattern)
+        if not match:
+            return None
+        literal = match.group(1)
+        # An optional last character ("communautes?") makes the literal one shorter.
+        if pattern[match.end() : match.end() + 1] in {"?", "*", "{"}:
+            literal = literal[:-1]
+        prefixes.append(literal)
+    return tuple(prefixes)
+
+
 def _terms(entries: list[dict]) -> tuple[Term, ...]:
     terms = []
     for entry in entries:
         patterns = tuple(re.compile(p) for p in entry["patterns"])
         heading = tuple(re.compile(p) for p in entry.get("heading_patterns", [])) or patterns
         combined = re.compile("|".join(f"(?:{p})" for p in entry["patterns"]))
-        terms.append(Term(entry["id"], entry["label"], patterns, heading, combined))
+        terms.append(
+            Term(entry["id"], entry["label"], patterns, heading, combined, _triggers(entry["patterns"]))
+        )
     return tuple(terms)
 
 
@@ -58,10 +83,11 @@ def _terms(entries: list[dict]) -> tuple[Term, ...]:
 def load_taxonomy(path: Path = TAXONOMY_PATH) -> Taxonomy:
     """Read and compile the taxonomy file (cached)."""
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    levels, themes = _terms(raw["levels"]), _terms(raw["themes"])
     return Taxonomy(
         version=str(raw.get("version", "")),
-        levels=_terms(raw["levels"]),
-        themes=_terms(raw["themes"]),
+        levels=levels,
+        themes=themes,
         min_hits=int(raw.get("min_hits", 2)),
         lead_chars=int(raw.get("lead_chars", 220)),
     )
@@ -76,15 +102,18 @@ class Tags:
     reasons: dict[str, list[str]] = field(default_factory=dict)
 
 
-@lru_cache(maxsize=65536)
 def _heading_terms(heading: str, taxonomy: Taxonomy) -> frozenset[str]:
     # Heading paths repeat across the articles of a chapter: match each distinct heading once.
-    folded = fold(heading)
-    return frozenset(
-        term.id
-        for term in (*taxonomy.levels, *taxonomy.themes)
-        if any(p.search(folded) for p in term.heading_patterns)
-    )
+    terms = taxonomy.heading_cache.get(heading)
+    if terms is None:
+        folded = fold(heading)
+        terms = frozenset(
+            term.id
+            for term in (*taxonomy.levels, *taxonomy.themes)
+            if any(p.search(folded) for p in term.heading_patterns)
+        )
+        taxonomy.heading_cache[heading] = terms
+    return terms
 
 
 def _heading_reason(term: Term, headings: list[str], taxonomy: Taxonomy) -> str | None:
@@ -108,17 +137,18 @@ def tag_article(text: str, headings: list[str], taxonomy: Taxonomy | None = None
     """
     taxonomy = taxonomy or load_taxonomy()
     folded = fold(text)
-    lead = folded[: taxonomy.lead_chars]
     tags = Tags()
     for kind, terms in (("level", taxonomy.levels), ("theme", taxonomy.themes)):
         for term in terms:
             reason = _heading_reason(term, headings, taxonomy)
             if reason is None:
-                hits = [m.group(0) for m in term.combined.finditer(folded)]
-                in_lead = kind == "level" and bool(hits) and term.combined.search(lead) is not None
-                if len(hits) >= taxonomy.min_hits or (hits and in_lead):
-                    shown = ", ".join(sorted(set(hits))[:3])
-                    where = "dès la première phrase" if in_lead else f"{len(hits)} mentions"
+                if term.triggers is not None and not any(t in folded for t in term.triggers):
+                    continue
+                matches = list(term.combined.finditer(folded))
+                in_lead = kind == "level" and bool(matches) and matches[0].start() < taxonomy.lead_chars
+                if len(matches) >= taxonomy.min_hits or in_lead:
+                    shown = ", ".join(sorted({m.group(0) for m in matches})[:3])
+                    where = "dès la première phrase" if in_lead else f"{len(matches)} mentions"
                     reason = f"texte : {shown} ({where})"
             if reason:
                 (tags.levels if kind == "level" else tags.themes).append(term.id)

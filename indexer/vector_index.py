@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import faiss
 import numpy as np
@@ -23,6 +23,7 @@ _SMALL_BATCH = 4
 _EXACT_SUBSET_SHARE = 0.05
 
 _thread_lock = threading.Lock()
+_FAISS: Any = faiss  # names the faiss type stubs lack (SearchParametersHNSW, DirectMap)
 
 
 @runtime_checkable
@@ -130,8 +131,9 @@ class FaissIndex:
             self._index.add(vectors)
 
     def _params(self, selector: faiss.IDSelector | None) -> faiss.SearchParameters | None:
+        params: Any
         if self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW()
+            params = _FAISS.SearchParametersHNSW()
             if self.search_effort:
                 params.efSearch = self.search_effort
         elif self.kind == "ivf":
@@ -240,16 +242,17 @@ def create_index(
     """
     if kind == "flat":
         return FaissFlatIndex(dim, threads)
+    index: Any
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
         return FaissIndex(index, "hnsw", threads, effort or 64)
     if kind == "ivf":
-        quantizer = faiss.IndexFlatIP(dim)
+        quantizer: Any = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, ivf_lists or 256, faiss.METRIC_INNER_PRODUCT)
         index.own_fields = True
         quantizer.this.disown()
-        index.set_direct_map_type(faiss.DirectMap.Array)
+        index.set_direct_map_type(_FAISS.DirectMap.Array)
         return FaissIndex(index, "ivf", threads, effort or 16)
     raise ValueError(f"unknown index kind {kind!r}; expected one of {INDEX_KINDS}")
 
@@ -290,6 +293,7 @@ def load_index(path: Path, kind: str = "flat", *, threads: int = 1, effort: int 
     Raises:
         BundleError: the file is missing or unreadable (code `index_corrompu`).
     """
+    index: Any
     try:
         index = faiss.read_index(str(path))
     except RuntimeError as exc:
@@ -297,7 +301,7 @@ def load_index(path: Path, kind: str = "flat", *, threads: int = 1, effort: int 
             f"Le fichier d'index vectoriel {path} est illisible : {exc}", code="index_corrompu"
         ) from exc
     if kind == "ivf":
-        index.set_direct_map_type(faiss.DirectMap.Array)
+        index.set_direct_map_type(_FAISS.DirectMap.Array)
     default_effort = {"hnsw": 64, "ivf": 16}.get(kind, 0)
     return FaissIndex(index, kind, threads, effort or default_effort)
 

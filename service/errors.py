@@ -20,6 +20,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "json_invalide": 400,
     "encodage_invalide": 400,
     "requete_malformee": 400,
+    "cors_refuse": 400,
     "cle_api_requise": 401,
     "cle_api_invalide": 403,
     "route_introuvable": 404,
@@ -86,7 +87,9 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """A JSON error answer in the one error shape."""
-    return JSONResponse(error_body(code, message, details), status_code=status_code, headers=dict(headers or {}))
+    return JSONResponse(
+        error_body(code, message, details), status_code=status_code, headers=dict(headers or {})
+    )
 
 
 def status_for(exc: QfqError) -> int:
@@ -179,8 +182,7 @@ def validation_error_response(errors: Sequence[Mapping[str, Any]]) -> JSONRespon
         return error_response(
             400,
             "json_invalide",
-            "Le corps de la requête n'est pas un JSON valide."
-            + (f" Détail : {reason}." if reason else ""),
+            "Le corps de la requête n'est pas un JSON valide." + (f" Détail : {reason}." if reason else ""),
             {"position": list(error.get("loc") or [])},
         )
     items = [

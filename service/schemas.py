@@ -157,7 +157,9 @@ class SearchHit(BaseModel):
     short_name: str = Field(examples=["CGCT"])
     kind: str = Field(examples=["code"])
     heading_path: list[str]
-    version_date: str = Field(description="Date de la version du texte dans le corpus.", examples=["2020-10-28"])
+    version_date: str = Field(
+        description="Date de la version du texte dans le corpus.", examples=["2020-10-28"]
+    )
     status: StatusValue
     status_label: str = Field(examples=["en vigueur"])
     url: str = Field(description="Lien Légifrance ou source.")

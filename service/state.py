@@ -67,7 +67,9 @@ class IndexState:
 
     def start_loading(self, loader: RetrieverLoader) -> None:
         """Load in a daemon thread so the process answers `/livez` (and `/readyz` 503) meanwhile."""
-        self._thread = threading.Thread(target=self.load, args=(loader,), name="qfq-index-loader", daemon=True)
+        self._thread = threading.Thread(
+            target=self.load, args=(loader,), name="qfq-index-loader", daemon=True
+        )
         self._thread.start()
 
     def wait(self, timeout: float | None = None) -> bool:

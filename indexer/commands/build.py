@@ -15,6 +15,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -70,7 +71,7 @@ class _EmbeddingProgress:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.progress: Progress | None = None
-        self.task: int | None = None
+        self.task: TaskID | None = None
         self.cached = 0
         self.started = 0.0
         self.last_line = 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Annotated
 
@@ -15,7 +16,9 @@ from indexer.corpus import load_manifest, verify_checksums
 from indexer.errors import QfqError
 from indexer.settings import Settings
 
-app = typer.Typer(help="Corpus : vérification, passages, mise à jour depuis Légifrance.", no_args_is_help=True)
+app = typer.Typer(
+    help="Corpus : vérification, passages, mise à jour depuis Légifrance.", no_args_is_help=True
+)
 app.command("fetch")(fetch)
 
 
@@ -91,10 +94,12 @@ def check(
                 str(statuses.get("abroge", 0)),
             )
         console.print(table)
-        formats = ", ".join(f"{name} : {n}" for name, n in sorted(Counter(d.format for d in documents).items()))
+        formats = ", ".join(
+            f"{name} : {n}" for name, n in sorted(Counter(d.format for d in documents).items())
+        )
         console.print(f"Documents par format : {formats}")
-        statuses = ", ".join(f"{name} : {n}" for name, n in sorted(result.by_status().items()))
-        console.print(f"Passages par statut : {statuses} (total {len(result.passages)})")
+        by_status = ", ".join(f"{name} : {n}" for name, n in sorted(result.by_status().items()))
+        console.print(f"Passages par statut : {by_status} (total {len(result.passages)})")
         if checksums.present:
             verdict = "conformes" if checksums.ok else "NON conformes"
             console.print(f"Sommes de contrôle : {checksums.checked} fichiers vérifiés, {verdict}.")
@@ -127,7 +132,7 @@ def passages(
         raise fail(exc) from exc
     selected = result.passages
     if article:
-        wanted = canonical_article(article)
+        wanted = canonical_article(re.sub(r"^\s*art(?:icle|\.)?\s*", "", article, flags=re.IGNORECASE))
         selected = [p for p in selected if canonical_article(p.article) == wanted]
         if not selected:
             typer.echo(f"Erreur (article_introuvable) : aucun article {article} dans {doc}.", err=True)
@@ -142,7 +147,9 @@ def passages(
         if passage.heading_path:
             console.print(" > ".join(passage.heading_path), style="dim")
         console.print(passage.text)
-        console.print(f"Niveaux : {', '.join(passage.levels) or '—'} · Thèmes : {', '.join(passage.themes) or '—'}")
+        console.print(
+            f"Niveaux : {', '.join(passage.levels) or '—'} · Thèmes : {', '.join(passage.themes) or '—'}"
+        )
         for term, reasons in passage.tag_reasons.items():
             console.print(f"  {term} ← {'; '.join(reasons)}", style="dim")
         if passage.url:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.padding import Padding
 from rich.text import Text
 
 from indexer.errors import QfqError
@@ -53,6 +54,17 @@ def _score_line(hit) -> str:  # noqa: ANN001 - indexer.retriever.Hit, imported l
     return " · ".join(parts)
 
 
+def _period(start: str, end: str) -> str:
+    # Légifrance writes 2999-01-01 as the end of a version still in force.
+    if end.startswith("2999"):
+        end = ""
+    if start and end:
+        return f"version en vigueur du {start} au {end}"
+    if start:
+        return f"version en vigueur depuis le {start}"
+    return f"version en vigueur jusqu'au {end}" if end else ""
+
+
 def render_text(result, console: Console) -> None:  # noqa: ANN001 - indexer.retriever.SearchResult
     """Print a search result as numbered, cited French paragraphs."""
     if not result.hits:
@@ -62,27 +74,29 @@ def render_text(result, console: Console) -> None:  # noqa: ANN001 - indexer.ret
         passage = hit.passage
         status = STATUS_LABELS.get(Status(passage.status), str(passage.status))
         title = Text(f"{number}. {passage.citation()}", style="bold")
+        if passage.part:
+            title.append(f", partie {passage.part}", style="bold")
         title.append(f" — {status}", style="red" if passage.status == Status.ABROGE else "green")
         if hit.article_match:
             title.append("  [article cité dans la question]", style="magenta")
         console.print(title)
+        lines: list[Text] = []
         if passage.heading_path:
-            console.print(Text("   " + " > ".join(passage.heading_path[-3:]), style="dim"))
+            lines.append(Text(" > ".join(passage.heading_path[-3:]), style="dim"))
         excerpt = textwrap.shorten(passage.text, _EXCERPT_CHARS, placeholder=" […]")
-        body = Text("   « " + excerpt + " »")
+        body = Text("« " + excerpt + " »")
         body.highlight_words(hit.matched_terms, style="bold yellow", case_sensitive=True)
-        console.print(body)
-        if passage.date_debut or passage.date_fin:
-            console.print(
-                Text(
-                    f"   en vigueur du {passage.date_debut or '?'} au {passage.date_fin or '?'}", style="dim"
-                )
-            )
+        lines.append(body)
+        period = _period(passage.date_debut, passage.date_fin)
+        if period:
+            lines.append(Text(period, style="dim"))
         if passage.url:
-            console.print(Text(f"   {passage.url}", style="blue"))
-        console.print(Text("   " + _score_line(hit), style="dim"))
+            lines.append(Text(passage.url, style="blue"))
+        lines.append(Text(_score_line(hit), style="dim"))
         if hit.other_parts:
-            console.print(Text(f"   autres parties : {', '.join(hit.other_parts)}", style="dim"))
+            lines.append(Text(f"autres parties : {', '.join(hit.other_parts)}", style="dim"))
+        for line in lines:
+            console.print(Padding(line, (0, 0, 0, 3)))
         console.print()
     shown = len(result.hits)
     console.print(

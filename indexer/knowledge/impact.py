@@ -17,13 +17,14 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from indexer.corpus import load_manifest
-from indexer.knowledge.model import Law
+from indexer.errors import QfqError
+from indexer.knowledge.model import Knowledge, Law
 from indexer.knowledge.sources import CorpusLookup, PassageLookup
 from indexer.models import Document
 from indexer.parsers.common import epoch_ms_to_iso
@@ -37,7 +38,13 @@ LINK_KINDS = {
     "Codifié par": "codifie",
 }
 CHANGE_KINDS = {"added": "cree", "modified": "modifie", "removed": "abroge"}
-PISTE_KINDS = {"CREE": "cree", "MODIFIE": "modifie", "ABROGE": "abroge", "TRANSFERE": "transfere", "CODIFICATION": "codifie"}
+PISTE_KINDS = {
+    "CREE": "cree",
+    "MODIFIE": "modifie",
+    "ABROGE": "abroge",
+    "TRANSFERE": "transfere",
+    "CODIFICATION": "codifie",
+}
 KIND_LABELS = {
     "cree": "créé",
     "modifie": "modifié",
@@ -57,6 +64,7 @@ class ImpactEvent:
     text: str  # the amending text as the source writes it
     source: str  # "historique" (lexlib list), "auteur" (lexlib commit author) or "legifrance" (PISTE)
     text_changed: bool = True  # False when only the version's list of texts changed
+    estimated_date: bool = False  # the source gave an earlier version's date: the law's date is shown
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +74,7 @@ class ImpactEvent:
             "texte": self.text,
             "source": self.source,
             "texte_modifie": self.text_changed,
+            "date_estimee": self.estimated_date,
         }
 
 
@@ -122,6 +131,33 @@ def _entries(version_links: dict[str, list[str]]) -> set[tuple[str, str]]:
     return {(kind, text) for kind, texts in (version_links or {}).items() for text in texts}
 
 
+def _version_events(
+    line: dict[str, Any], previous: set[tuple[str, str]], older_texts: set[str], pattern: re.Pattern[str]
+) -> list[ImpactEvent]:
+    """Events of one version: the law's entries new in its lists, else the commit author when it is the law."""
+    entries = _entries(line.get("version_links") or {})
+    previous_texts = {text for _, text in previous}
+    # A text may move from one list to another between versions: repeats are judged on the text.
+    repeated = {text for _, text in entries if text not in previous_texts and text in older_texts}
+    cumulative = len(repeated) >= 2
+    change = str(line.get("change", ""))
+    when = str(line.get("version_date", ""))
+    text_changed = bool(line.get("text_changed", True))
+    found = []
+    for kind, text in sorted(entries):
+        if kind not in LINK_KINDS or not pattern.search(text):
+            continue
+        seen = (kind, text) in previous if kind == "Abrogé par" else text in previous_texts
+        is_new = not seen and not (cumulative and text in older_texts)
+        ends_article = change == "removed" and kind in ("Abrogé par", "Transféré par")
+        if is_new or ends_article:
+            found.append(ImpactEvent(when, LINK_KINDS[kind], text, "historique", text_changed))
+    author = str(line.get("amended_by", ""))
+    if not found and pattern.search(author):
+        found.append(ImpactEvent(when, CHANGE_KINDS.get(change, "modifie"), author, "auteur", text_changed))
+    return found
+
+
 def history_events(lines: Iterable[dict[str, Any]], law: Law) -> dict[str, list[ImpactEvent]]:
     """Events of one law in a lexlib history, per article number.
 
@@ -138,44 +174,40 @@ def history_events(lines: Iterable[dict[str, Any]], law: Law) -> dict[str, list[
         versions[(str(line["article"]), str(line["legiarti"]))].append(line)
     events: dict[str, list[ImpactEvent]] = defaultdict(list)
     for (article, _), history in versions.items():
-        if not any(pattern.search(json.dumps(line, ensure_ascii=False)) for line in history):
+        if not any(_mentions(line, pattern) for line in history):
             continue
         previous: set[tuple[str, str]] = set()
-        older: set[tuple[str, str]] = set()
+        older_texts: set[str] = set()
         for line in history:
-            entries = _entries(line.get("version_links") or {})
-            repeated = {e for e in entries - previous if e in older}
-            cumulative = len(repeated) >= 2
-            change = str(line.get("change", ""))
-            found = []
-            for kind, text in sorted(entries):
-                if kind not in LINK_KINDS or not pattern.search(text):
-                    continue
-                is_new = (kind, text) not in previous and not (cumulative and (kind, text) in older)
-                ends_article = change == "removed" and kind in ("Abrogé par", "Transféré par")
-                if is_new or ends_article:
-                    found.append(ImpactEvent(
-                        date=str(line.get("version_date", "")),
-                        kind=LINK_KINDS[kind],
-                        text=text,
-                        source="historique",
-                        text_changed=bool(line.get("text_changed", True)),
-                    ))  # fmt: skip
-            author = str(line.get("amended_by", ""))
-            if not found and pattern.search(author):
-                found.append(
-                    ImpactEvent(
-                        date=str(line.get("version_date", "")),
-                        kind=CHANGE_KINDS.get(change, "modifie"),
-                        text=author,
-                        source="auteur",
-                        text_changed=bool(line.get("text_changed", True)),
-                    )
-                )
-            events[article].extend(found)
-            older |= previous
-            previous = entries
-    return {article: _dedupe(found) for article, found in events.items() if found}
+            events[article].extend(_version_events(line, previous, older_texts, pattern))
+            older_texts |= {text for _, text in previous}
+            previous = _entries(line.get("version_links") or {})
+    dated = {article: _date_against_law(found, law) for article, found in events.items()}
+    return {article: _dedupe(found) for article, found in dated.items() if found}
+
+
+def _date_against_law(events: list[ImpactEvent], law: Law) -> list[ImpactEvent]:
+    """Events dated before the law was signed, read for what they are.
+
+    LEGI lists on a version the texts that will abrogate, move or change it later: "Abrogé par" and
+    "TRANSFERE:" entries take the law's date (flagged as estimated); "(VD)" entries (deferred version
+    announced) are dropped; other early entries are kept, as retroactive entries into force.
+    """
+    kept = []
+    for event in events:
+        if event.date >= law.date:
+            kept.append(event)
+        elif event.kind in ("abroge", "transfere") or event.text.startswith(("TRANSFERE:", "DEPLACE:")):
+            kept.append(replace(event, date=law.date, estimated_date=True))
+        elif "(VD)" not in event.text:
+            kept.append(event)
+    return kept
+
+
+def _mentions(line: dict[str, Any], pattern: re.Pattern[str]) -> bool:
+    if pattern.search(str(line.get("amended_by", ""))):
+        return True
+    return any(pattern.search(text) for texts in (line.get("version_links") or {}).values() for text in texts)
 
 
 def _dedupe(events: list[ImpactEvent]) -> list[ImpactEvent]:
@@ -187,11 +219,26 @@ def _dedupe(events: list[ImpactEvent]) -> list[ImpactEvent]:
     return sorted(kept.values(), key=lambda e: (e.date, e.kind, e.text))
 
 
-def _read_history(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
+_LINE_KEY = re.compile(r'"article": "(?P<article>[^"]*)", "legiarti": "(?P<legiarti>[^"]*)"')
+
+
+def read_history(path: Path, law: Law) -> Iterator[dict[str, Any]]:
+    """Lines of a lexlib history for the article versions whose history mentions the law's number.
+
+    The file is scanned as text first (cheap), and only the histories concerned are decoded.
+    """
+    raw = path.read_text(encoding="utf-8").splitlines()
+    wanted = set()
+    for line in raw:
+        if law.number in line:
+            key = _LINE_KEY.search(line)
+            wanted.add(key.group(0) if key else None)
+    for line in raw:
+        if not line.strip():
+            continue
+        key = _LINE_KEY.search(line)
+        if key is None or key.group(0) in wanted or None in wanted:
+            yield json.loads(line)
 
 
 # --- Légifrance (PISTE) tree ---------------------------------------------------------------------
@@ -217,7 +264,9 @@ def piste_events(tree: dict[str, Any], law: Law) -> dict[str, list[ImpactEvent]]
             kind = PISTE_KINDS.get(str(link.get("linkType")))
             if number and kind and pattern.search(title):
                 when = str(link.get("dateDebutCible") or "") or epoch_ms_to_iso(data.get("dateDebut"))
-                events[number].append(ImpactEvent(date=when, kind=kind, text=title.strip(), source="legifrance"))
+                events[number].append(
+                    ImpactEvent(date=when, kind=kind, text=title.strip(), source="legifrance")
+                )
     return {number: _dedupe(found) for number, found in events.items()}
 
 
@@ -230,7 +279,7 @@ def _raw_events(corpus_dir: Path, law: Law) -> tuple[tuple[str, str, tuple[Impac
     for doc in load_manifest(corpus_dir):
         per_article: dict[str, list[ImpactEvent]] = {}
         if doc.format == "lexlib-markdown" and doc.amendments:
-            per_article = history_events(_read_history(corpus_dir / doc.amendments), law)
+            per_article = history_events(read_history(corpus_dir / doc.amendments, law), law)
         elif doc.format == "legi-piste-json":
             tree = json.loads((corpus_dir / doc.path).read_text(encoding="utf-8"))
             per_article = piste_events(tree, law)
@@ -280,3 +329,97 @@ def law_impact(law: Law, corpus: CorpusLookup, lookup: PassageLookup | None = No
 
 def _natural(number: str) -> tuple[Any, ...]:
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", number))
+
+
+def check_law(knowledge: Knowledge, key: str) -> Law:
+    """The law of `key`, or a French error listing the known keys.
+
+    Raises:
+        QfqError: code `loi_inconnue`.
+    """
+    law = knowledge.laws.get(key)
+    if law is None:
+        raise QfqError(
+            f"Loi inconnue : « {key} ». Lois connues : {', '.join(knowledge.laws)}.",
+            code="loi_inconnue",
+            details={"champ": "key", "allowed": list(knowledge.laws)},
+        )
+    return law
+
+
+def impact_report(
+    knowledge: Knowledge,
+    key: str,
+    corpus: CorpusLookup,
+    lookup: PassageLookup | None = None,
+    level: str | None = None,
+) -> dict[str, Any]:
+    """What a law changed, grouped by level then theme, in JSON form.
+
+    Args:
+        knowledge: the curated knowledge (law keys and numbers).
+        key: the law key, e.g. `notre`.
+        corpus: corpus access (histories).
+        lookup: where article tags come from (a bundle); the corpus when None.
+        level: keep only articles tagged with this level (taxonomy id).
+
+    Raises:
+        QfqError: unknown law (`loi_inconnue`) or level (`niveau_inconnu`).
+    """
+    law = check_law(knowledge, key)
+    taxonomy = load_taxonomy()
+    labels = {**taxonomy.labels(), UNCLASSIFIED: "Sans niveau ou thème reconnu"}
+    if level is not None and level not in taxonomy.level_ids():
+        raise QfqError(
+            f"Niveau inconnu : « {level} ». Niveaux acceptés : {', '.join(taxonomy.level_ids())}.",
+            code="niveau_inconnu",
+            details={"champ": "niveau", "allowed": taxonomy.level_ids()},
+        )
+    impact = law_impact(law, corpus, lookup)
+    articles = impact.for_level(level)
+    levels = [level] if level else [*taxonomy.level_ids(), UNCLASSIFIED]
+    groups = []
+    for group_level in levels:
+        members = [a for a in articles if group_level in (a.levels or [UNCLASSIFIED])]
+        if not members:
+            continue
+        themes = []
+        for theme in [*taxonomy.theme_ids(), UNCLASSIFIED]:
+            in_theme = [a.to_dict() for a in members if theme in (a.themes or [UNCLASSIFIED])]
+            if in_theme:
+                themes.append({"theme": theme, "libelle": labels[theme], "articles": in_theme})
+        groups.append(
+            {
+                "niveau": group_level,
+                "libelle": labels[group_level],
+                "total_articles": len(members),
+                "themes": themes,
+            }
+        )
+    per_kind: dict[str, int] = {}
+    for article in articles:
+        for kind in article.kinds():
+            per_kind[kind] = per_kind.get(kind, 0) + 1
+    remarks = []
+    stale = [doc for doc in corpus.documents.values() if doc.format == "lexlib-markdown" and doc.amendments]
+    consolidated = min((doc.version_date for doc in stale), default="")
+    if consolidated and law.date > consolidated:
+        remarks.append(
+            f"Les codes CGCT, environnement et transports du corpus sont consolidés au {consolidated} : les "
+            f"modifications faites par cette loi du {law.date} n'y figurent pas ; seul le CRPA (version "
+            "Légifrance) peut en garder la trace."
+        )
+    if not impact.articles:
+        remarks.append("Aucune trace de cette loi dans les historiques de versions du corpus.")
+    remarks.append(
+        "Les codes au format Ansvar (énergie, urbanisme, CPCE) n'ont pas d'historique : ils ne sont pas couverts."
+    )
+    return {
+        "loi": law.to_dict(),
+        "niveau": level,
+        "sources": impact.sources,
+        "total_articles": len(articles),
+        "par_nature": per_kind,
+        "niveaux": groups,
+        "remarques": remarks,
+    }

@@ -74,7 +74,9 @@ def parse_basis(value: Any) -> LegalBasis:
         value = value.get("ref", "")
     match = _REF.match(str(value).strip())
     if not match:
-        raise ValueError(f"base légale « {value} » mal formée (attendu : document/article, ex. cgct/L5214-16)")
+        raise ValueError(
+            f"base légale « {value} » mal formée (attendu : document/article, ex. cgct/L5214-16)"
+        )
     return LegalBasis(match.group("doc"), match.group("article"), anchor)
 
 
@@ -155,7 +157,9 @@ def _check_common(
     return law, since or ""
 
 
-def _changes(entries: list[dict[str, Any]], where: str, laws: Mapping[str, Law], problems: _Problems) -> tuple[Change, ...]:
+def _changes(
+    entries: list[dict[str, Any]], where: str, laws: Mapping[str, Law], problems: _Problems
+) -> tuple[Change, ...]:
     changes = []
     for index, entry in enumerate(entries, start=1):
         here = f"{where}, changement {index}"

@@ -120,7 +120,7 @@ class Competence:
 
 
 @dataclass(frozen=True)
-class Test:
+class Comparison:
     """An atomic condition such as `population >= 3500` or `type in [commune, region]`."""
 
     field: str
@@ -146,7 +146,7 @@ class AnyOf:
     reason: str = ""  # French reason shown when no part holds
 
 
-Condition = Test | AllOf | AnyOf
+Condition = Comparison | AllOf | AnyOf
 
 
 @dataclass(frozen=True)
@@ -220,8 +220,8 @@ class Knowledge:
         return [c for c in self.competences if level in c.levels]
 
 
-def iter_tests(condition: Condition) -> list[Test]:
+def iter_tests(condition: Condition) -> list[Comparison]:
     """Atomic tests of a condition tree, depth first."""
-    if isinstance(condition, Test):
+    if isinstance(condition, Comparison):
         return [condition]
     return [test for part in condition.parts for test in iter_tests(part)]

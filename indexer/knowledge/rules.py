@@ -16,14 +16,25 @@ from datetime import date as Date
 from enum import StrEnum
 from typing import Any
 
-from indexer.knowledge.model import AllOf, AnyOf, Condition, LegalBasis, Test
+from indexer.knowledge.model import AllOf, AnyOf, Comparison, Condition, LegalBasis
 
 COMPARISONS = (">=", "<=", "!=", ">", "<", "=")
-OP_LABELS = {">=": "≥", "<=": "≤", "!=": "≠", ">": ">", "<": "<", "=": "=", "in": "parmi", "not in": "hors de"}
+OP_LABELS = {
+    ">=": "≥",
+    "<=": "≤",
+    "!=": "≠",
+    ">": ">",
+    "<": "<",
+    "=": "=",
+    "in": "parmi",
+    "not in": "hors de",
+}
 NUMERIC_FACTS = frozenset({"population", "agents"})
 YES = frozenset({"oui", "vrai", "true", "yes", "1"})
 NO = frozenset({"non", "faux", "false", "no", "0"})
-_TEST = re.compile(r"^\s*(?P<field>[a-z_]+)\s*(?:(?P<op>not in|in|>=|<=|!=|==|>|<|=)\s*(?P<value>.+?))?\s*$")
+_TEST = re.compile(
+    r"^\s*(?P<field>[a-z][a-z0-9_]*)\s*(?:(?P<op>not in|in|>=|<=|!=|==|>|<|=)\s*(?P<value>.+?))?\s*$"
+)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -89,12 +100,15 @@ def parse_condition(
         (name,) = combinator
         extra = keys - {name, "motif"}
         if extra:
-            raise RuleSyntaxError(f"clé(s) inconnue(s) dans une condition « {name} » : {', '.join(sorted(extra))}")
+            raise RuleSyntaxError(
+                f"clé(s) inconnue(s) dans une condition « {name} » : {', '.join(sorted(extra))}"
+            )
         items = spec[name]
         if not isinstance(items, list) or not items:
             raise RuleSyntaxError(f"« {name} » attend une liste non vide de conditions")
         parts = tuple(
-            parse_condition(item, facts=facts, groups=groups, types=types, parse_basis=parse_basis) for item in items
+            parse_condition(item, facts=facts, groups=groups, types=types, parse_basis=parse_basis)
+            for item in items
         )
         if name == "all":
             if "motif" in spec:
@@ -121,7 +135,7 @@ def _parse_test(
     facts: Mapping[str, str],
     groups: Mapping[str, Sequence[str]],
     types: Sequence[str],
-) -> Test:
+) -> Comparison:
     match = _TEST.match(text)
     if not match:
         raise RuleSyntaxError(f"test illisible : « {text} »")
@@ -159,7 +173,7 @@ def _parse_test(
         if folded not in YES | NO:
             raise RuleSyntaxError(f"valeur oui/non attendue dans « {text} »")
         value = folded in YES
-    return Test(field=name, op=op, value=value, text=text.strip(), reason=reason, basis=basis)
+    return Comparison(field=name, op=op, value=value, text=text.strip(), reason=reason, basis=basis)
 
 
 def _check_date(raw: str, text: str) -> None:
@@ -192,7 +206,9 @@ def _type_list(
 # --- evaluation -----------------------------------------------------------------------------------
 
 
-def evaluate(condition: Condition, facts: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> Verdict:
+def evaluate(
+    condition: Condition, facts: Mapping[str, Any], labels: Mapping[str, str] | None = None
+) -> Verdict:
     """Evaluate a condition on the known inputs.
 
     Args:
@@ -205,7 +221,7 @@ def evaluate(condition: Condition, facts: Mapping[str, Any], labels: Mapping[str
         The verdict with reasons (failing tests) or missing inputs.
     """
     labels = labels or {}
-    if isinstance(condition, Test):
+    if isinstance(condition, Comparison):
         return _evaluate_test(condition, facts, labels)
     verdicts = [evaluate(part, facts, labels) for part in condition.parts]
     held = [text for v in verdicts if v.outcome is Outcome.APPLIES for text in v.held]
@@ -214,7 +230,9 @@ def evaluate(condition: Condition, facts: Mapping[str, Any], labels: Mapping[str
     missing = _unique(name for v in unknown for name in v.missing)
     if isinstance(condition, AllOf):
         if failed:
-            return Verdict(Outcome.DOES_NOT_APPLY, reasons=_unique(r for v in failed for r in v.reasons), held=held)
+            return Verdict(
+                Outcome.DOES_NOT_APPLY, reasons=_unique(r for v in failed for r in v.reasons), held=held
+            )
         if unknown:
             return Verdict(Outcome.UNDETERMINED, missing=missing, held=held)
         return Verdict(Outcome.APPLIES, held=held)
@@ -228,7 +246,7 @@ def evaluate(condition: Condition, facts: Mapping[str, Any], labels: Mapping[str
     return Verdict(Outcome.DOES_NOT_APPLY, reasons=[" ; ".join(r for v in failed for r in v.reasons)])
 
 
-def _evaluate_test(test: Test, facts: Mapping[str, Any], labels: Mapping[str, str]) -> Verdict:
+def _evaluate_test(test: Comparison, facts: Mapping[str, Any], labels: Mapping[str, str]) -> Verdict:
     actual = facts.get(test.field)
     if actual is None:
         return Verdict(Outcome.UNDETERMINED, missing=[test.field])
@@ -237,7 +255,7 @@ def _evaluate_test(test: Test, facts: Mapping[str, Any], labels: Mapping[str, st
     return Verdict(Outcome.DOES_NOT_APPLY, reasons=[test.reason or describe_failure(test, actual, labels)])
 
 
-def _holds(test: Test, actual: Any) -> bool:
+def _holds(test: Comparison, actual: Any) -> bool:
     value = test.value
     if test.op == "in":
         return bool(actual in value)
@@ -263,7 +281,7 @@ def french_number(value: int) -> str:
     return f"{value:,}".replace(",", " ")
 
 
-def describe_failure(test: Test, actual: Any, labels: Mapping[str, str]) -> str:
+def describe_failure(test: Comparison, actual: Any, labels: Mapping[str, str]) -> str:
     """Default French reason of a failing test, e.g. "population de 3 499 habitants : il faut ≥ 3 500"."""
     if test.field == "type":
         shown = ", ".join(labels.get(t, t) for t in test.value)

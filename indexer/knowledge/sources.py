@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from indexer.corpus import load_manifest
 from indexer.errors import BundleError, CorpusError
@@ -18,7 +20,6 @@ from indexer.parsers.lexlib import (
     ArticleHistory,
     HeadingResolver,
     lexlib_status,
-    load_histories,
     load_structure,
     parse_links,
     split_markdown,
@@ -27,6 +28,13 @@ from indexer.passages import article_passages, pick_in_force
 from indexer.settings import Settings
 from indexer.tagging import load_taxonomy
 from indexer.textnorm import normalize_whitespace
+
+WHOLE_ARTICLE = 10**9  # a token budget no article reaches: one passage per article
+PASSAGE_CACHE_SIZE = 20_000
+
+
+def _word_count(text: str) -> int:
+    return len(text.split())
 
 
 class PassageLookup(Protocol):
@@ -46,26 +54,74 @@ class StoreLookup:
         return store.get(store.rowids_of_article(doc_key, article))  # type: ignore[attr-defined]
 
 
+_HISTORY_KEY = re.compile(r'^\{"article": "(?P<number>[^"]*)", "legiarti": "(?P<legiarti>\d+)"')
+
+
+def _history(entries: list[dict[str, Any]]) -> ArticleHistory:
+    """Aggregate the version lines of one article file as `load_histories` does."""
+    history = ArticleHistory()
+    for entry in entries:
+        version_date = str(entry.get("version_date") or "")
+        if entry.get("change") != "removed" and version_date > history.last_version_date:
+            history.last_version_date = version_date
+        if not history.first_version_date or version_date < history.first_version_date:
+            history.first_version_date = version_date
+        for kind in ("Créé par", "Modifié par", "Transféré par"):
+            for text in (entry.get("version_links") or {}).get(kind, []):
+                if text not in history.amending_texts:
+                    history.amending_texts.append(text)
+    return history
+
+
 class _LexlibTree:
-    """One lexlib code read article by article: file index, histories and headings loaded lazily."""
+    """One lexlib code read article by article, without walking the tree or decoding the whole history.
+
+    The history file is split by article number with a cheap scan; an article's files are found from the
+    LEGIARTI digits its history names (a walk of the tree is the fallback).
+    """
 
     def __init__(self, doc: Document, corpus_dir: Path) -> None:
         self.doc = doc
         self.corpus_dir = corpus_dir
+        self.root = corpus_dir / doc.path
         self._files: dict[str, list[Path]] | None = None
-        self._histories: dict[tuple[str, str], ArticleHistory] | None = None
+        self._lines: dict[str, list[str]] | None = None
+        self._parts: list[Path] | None = None
         self._headings: HeadingResolver | None = None
 
-    def _index(self) -> dict[str, list[Path]]:
+    def _history_lines(self) -> dict[str, list[str]]:
+        if self._lines is None:
+            lines: dict[str, list[str]] = defaultdict(list)
+            path = self.corpus_dir / self.doc.amendments if self.doc.amendments else None
+            if path is not None and path.is_file():
+                for raw in path.read_text(encoding="utf-8").splitlines():
+                    match = _HISTORY_KEY.match(raw)
+                    if match:
+                        lines[match.group("number")].append(raw)
+            self._lines = dict(lines)
+        return self._lines
+
+    def _walk(self) -> dict[str, list[Path]]:
         if self._files is None:
             files: dict[str, list[Path]] = defaultdict(list)
-            for folder, _, names in os.walk(self.corpus_dir / self.doc.path):
+            for folder, _, names in os.walk(self.root):
                 for name in names:
                     match = FILE_NAME.match(name)
                     if match:
                         files[match.group("number")].append(Path(folder) / name)
             self._files = dict(files)
         return self._files
+
+    def _paths(self, number: str, histories: dict[str, ArticleHistory]) -> list[Path]:
+        if self._parts is None:
+            self._parts = sorted(p for p in self.root.iterdir() if p.is_dir())
+        found = [
+            folder / f"Article {number} - {legiarti}.md"
+            for legiarti in histories
+            for folder in self._parts
+            if (folder / f"Article {number} - {legiarti}.md").is_file()
+        ]
+        return found or self._walk().get(number, [])
 
     def headings(self, number: str) -> list[str]:
         if self._headings is None:
@@ -75,16 +131,15 @@ class _LexlibTree:
 
     def articles(self, number: str) -> list[Article]:
         """Every file of one article number, parsed as `LexlibMarkdownParser` parses it."""
-        paths = self._index().get(number, [])
-        if not paths:
-            return []
-        if self._histories is None:
-            amendments = self.corpus_dir / self.doc.amendments if self.doc.amendments else None
-            self._histories = load_histories(amendments) if amendments else {}
+        versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for raw in self._history_lines().get(number, []):
+            entry = json.loads(raw)
+            versions[str(entry["legiarti"])].append(entry)
+        histories = {legiarti: _history(entries) for legiarti, entries in versions.items()}
         articles = []
-        for path in sorted(paths):
+        for path in sorted(self._paths(number, histories)):
             match = FILE_NAME.match(path.name)
-            assert match is not None  # the index only holds matching names
+            assert match is not None  # only names built or matched with FILE_NAME get here
             number_heading, body, nota, links_block = split_markdown(path.read_text(encoding="utf-8"))
             text = normalize_whitespace(body)
             if nota.strip():
@@ -93,7 +148,7 @@ class _LexlibTree:
             if not text:
                 continue
             legiarti = match.group("legiarti")
-            history = self._histories.get((match.group("number"), legiarti))
+            history = histories.get(legiarti)
             links = parse_links(links_block)
             if self._headings is None:
                 self.headings(number)
@@ -120,15 +175,17 @@ class _LexlibTree:
 class CorpusLookup:
     """Passages built straight from the corpus, one article at a time (lexlib) or one document at a time.
 
-    Used when no bundle is published; results are the passages a bundle of the same corpus would hold.
+    Used when no bundle is published. Each article gives one passage holding its whole text (id
+    `doc/article`, tagged like the bundle's): splitting would need the model tokenizer, slow to load, and the
+    knowledge answers cut their own excerpt around the cited paragraph anyway.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.corpus_dir = settings.require_corpus()
-        self.budget = settings.max_passage_tokens
         self.documents = {doc.key: doc for doc in load_manifest(self.corpus_dir)}
         self._trees: dict[str, _LexlibTree] = {}
         self._parsed: dict[str, dict[str, Article]] = {}
+        self._passages: dict[tuple[str, str], list[Passage]] = {}  # tagging is slow: keep the results
         self._lock = threading.Lock()
 
     def document(self, doc_key: str) -> Document | None:
@@ -144,7 +201,9 @@ class CorpusLookup:
                 tree = self._trees.setdefault(doc_key, _LexlibTree(doc, self.corpus_dir))
                 return tree.articles(article)
             if doc_key not in self._parsed:
-                self._parsed[doc_key] = {a.number: a for a in pick_in_force(parse_document(doc, self.corpus_dir))}
+                self._parsed[doc_key] = {
+                    a.number: a for a in pick_in_force(parse_document(doc, self.corpus_dir))
+                }
             found = self._parsed[doc_key].get(article)
             return [found] if found else []
 
@@ -158,23 +217,32 @@ class CorpusLookup:
             return tree.headings(article)
 
     def passages_of_article(self, doc_key: str, article: str) -> list[Passage]:
+        key = (doc_key, article)
+        cached = self._passages.get(key)
+        if cached is not None:
+            return list(cached)
         doc = self.documents.get(doc_key)
         chosen = pick_in_force(self.articles(doc_key, article))
         if doc is None or not chosen:
             return []
-        from indexer.tokenizer import count_tokens
-
-        return article_passages(doc, chosen[0], budget=self.budget, count=count_tokens, taxonomy=load_taxonomy())
+        passages = article_passages(
+            doc, chosen[0], budget=WHOLE_ARTICLE, count=_word_count, taxonomy=load_taxonomy()
+        )
+        with self._lock:
+            if len(self._passages) >= PASSAGE_CACHE_SIZE:
+                self._passages.pop(next(iter(self._passages)))
+            self._passages[key] = passages
+        return list(passages)
 
 
 @lru_cache(maxsize=2)
-def _corpus_lookup(corpus_dir: Path, budget: int) -> CorpusLookup:
-    return CorpusLookup(Settings(corpus_dir=corpus_dir, max_passage_tokens=budget))
+def _corpus_lookup(corpus_dir: Path) -> CorpusLookup:
+    return CorpusLookup(Settings(corpus_dir=corpus_dir))
 
 
 def corpus_lookup(settings: Settings) -> CorpusLookup:
     """The process-wide `CorpusLookup` of these settings (articles stay cached between calls)."""
-    return _corpus_lookup(settings.corpus_dir.resolve(), settings.max_passage_tokens)
+    return _corpus_lookup(settings.corpus_dir.resolve())
 
 
 def default_lookup(settings: Settings) -> PassageLookup:

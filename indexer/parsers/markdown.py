@@ -61,7 +61,8 @@ def split_sections(text: str, default_title: str) -> list[tuple[str, list[str], 
     """Split at headings: (title, heading path, body) per section, empty bodies dropped."""
     sections: list[tuple[str, list[str], str]] = []
     stack: list[tuple[int, str]] = []
-    title, body_lines = default_title, []
+    title = default_title
+    body_lines: list[str] = []
 
     def flush() -> None:
         body = normalize_whitespace("\n".join(body_lines))

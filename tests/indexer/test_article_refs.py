@@ -7,12 +7,42 @@ import pytest
 from indexer.article_refs import ArticleResolver, canonical_article
 
 DOCUMENTS = [
-    {"key": "cgct", "title": "Code général des collectivités territoriales", "short_name": "CGCT", "kind": "code"},
-    {"key": "environnement", "title": "Code de l'environnement", "short_name": "Code de l'environnement", "kind": "code"},
-    {"key": "notre", "title": "LOI n° 2015-991 du 7 août 2015 portant nouvelle organisation territoriale de la République", "short_name": "Loi NOTRe", "kind": "loi"},
-    {"key": "ltecv", "title": "LOI n° 2015-992 du 17 août 2015 relative à la transition énergétique", "short_name": "LTECV", "kind": "loi"},
-    {"key": "reen", "title": "LOI n° 2021-1485 du 15 novembre 2021 visant à réduire l'empreinte environnementale du numérique", "short_name": "Loi REEN", "kind": "loi"},
-    {"key": "handicap-2005", "title": "LOI n° 2005-102 du 11 février 2005 pour l'égalité des droits", "short_name": "Loi handicap 2005", "kind": "loi"},
+    {
+        "key": "cgct",
+        "title": "Code général des collectivités territoriales",
+        "short_name": "CGCT",
+        "kind": "code",
+    },
+    {
+        "key": "environnement",
+        "title": "Code de l'environnement",
+        "short_name": "Code de l'environnement",
+        "kind": "code",
+    },
+    {
+        "key": "notre",
+        "title": "LOI n° 2015-991 du 7 août 2015 portant nouvelle organisation territoriale de la République",
+        "short_name": "Loi NOTRe",
+        "kind": "loi",
+    },
+    {
+        "key": "ltecv",
+        "title": "LOI n° 2015-992 du 17 août 2015 relative à la transition énergétique",
+        "short_name": "LTECV",
+        "kind": "loi",
+    },
+    {
+        "key": "reen",
+        "title": "LOI n° 2021-1485 du 15 novembre 2021 visant à réduire l'empreinte environnementale du numérique",
+        "short_name": "Loi REEN",
+        "kind": "loi",
+    },
+    {
+        "key": "handicap-2005",
+        "title": "LOI n° 2005-102 du 11 février 2005 pour l'égalité des droits",
+        "short_name": "Loi handicap 2005",
+        "kind": "loi",
+    },
 ]
 ARTICLES = [
     ("cgct", "L5214-16"),
@@ -36,7 +66,13 @@ def resolver() -> ArticleResolver:
 
 @pytest.mark.parametrize(
     ("raw", "canonical"),
-    [("L. 5214-16", "L5214-16"), ("l5214-16", "L5214-16"), ("1er", "1"), ("R*122-2", "R122-2"), ("4 bis", "4BIS")],
+    [
+        ("L. 5214-16", "L5214-16"),
+        ("l5214-16", "L5214-16"),
+        ("1er", "1"),
+        ("R*122-2", "R122-2"),
+        ("4 bis", "4BIS"),
+    ],
 )
 def test_canonical_article(raw: str, canonical: str) -> None:
     assert canonical_article(raw) == canonical
@@ -60,7 +96,9 @@ def test_canonical_article(raw: str, canonical: str) -> None:
         ("article 188 d'une loi de 2015", [("ltecv", "188")]),
     ],
 )
-def test_references_resolve_to_existing_articles(resolver: ArticleResolver, query: str, targets: list) -> None:
+def test_references_resolve_to_existing_articles(
+    resolver: ArticleResolver, query: str, targets: list
+) -> None:
     refs = resolver.resolve(query)
     assert [t for ref in refs for t in ref.targets] == targets
 

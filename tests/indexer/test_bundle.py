@@ -292,7 +292,9 @@ def test_no_published_bundle(settings: Settings) -> None:
     assert "qfq build" in info.value.message
 
 
-def test_invalid_inputs_are_refused(settings: Settings, passages: list[Passage], documents: list[Document]) -> None:
+def test_invalid_inputs_are_refused(
+    settings: Settings, passages: list[Passage], documents: list[Document]
+) -> None:
     with pytest.raises(BundleError) as info:
         _build(settings, [], documents)
     assert info.value.code == "corpus_vide"

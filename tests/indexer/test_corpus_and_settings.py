@@ -36,7 +36,13 @@ licence = "Licence Ouverte 2.0"
 def test_real_manifest_has_thirty_documents(corpus_dir: Path) -> None:
     documents = load_manifest(corpus_dir)
     assert len(documents) == 30
-    assert {doc.format for doc in documents} == {"ansvar-json", "legi-piste-json", "lexlib-markdown", "markdown", "pdf"}
+    assert {doc.format for doc in documents} == {
+        "ansvar-json",
+        "legi-piste-json",
+        "lexlib-markdown",
+        "markdown",
+        "pdf",
+    }
 
 
 def test_missing_manifest_field_is_named(tmp_path: Path) -> None:
@@ -108,7 +114,9 @@ def test_cli_without_corpus_prints_french_error_not_traceback(tmp_path: Path) ->
 
 
 def test_cli_passages_json(monkeypatch) -> None:
-    result = CliRunner().invoke(app, ["corpus", "passages", "--doc", "reen", "--article", "art. 35", "--json"])
+    result = CliRunner().invoke(
+        app, ["corpus", "passages", "--doc", "reen", "--article", "art. 35", "--json"]
+    )
     assert result.exit_code == 0, result.output
     passages = json.loads(result.stdout)
     assert [p["id"] for p in passages] == ["reen/35"]

@@ -59,7 +59,9 @@ def test_lexlib_links_block_is_parsed_and_removed(parsed) -> None:
     assert modified[0].date == "2019-12-24"
     assert article.heading_path[-2] == "CHAPITRE IV : Communauté de communes"
     assert article.legi_id == "LEGIARTI000006393074"
-    assert any("2015-991" in text for text in article.amending_texts), "NOTRe changed it in an earlier version"
+    assert any("2015-991" in text for text in article.amending_texts), (
+        "NOTRe changed it in an earlier version"
+    )
 
 
 def test_lexlib_abrogated_article_is_labelled(parsed) -> None:

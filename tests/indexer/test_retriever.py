@@ -79,7 +79,9 @@ def test_date_filter_keeps_what_was_in_force_that_day(retriever: Retriever) -> N
 
 def test_metadata_filters(retriever: Retriever) -> None:
     def ids(**kw) -> set[str]:
-        return set(_ids(retriever.search("numérique communes compétences", k=50, filters=SearchFilters(**kw))))
+        return set(
+            _ids(retriever.search("numérique communes compétences", k=50, filters=SearchFilters(**kw)))
+        )
 
     assert ids(documents=("reen",)) == {"reen/35", "reen/1"}
     assert ids(kinds=("guide",)) == {"guide-nr/introduction#1"}
@@ -124,7 +126,9 @@ def test_named_article_obeys_filters(retriever: Retriever) -> None:
     assert "cgct/L1425-1" not in _ids(result)
     abrogated = retriever.search("L1414-7", k=3)
     assert not any(h.article_match for h in abrogated.hits)
-    assert retriever.search("L1414-7", k=1, filters=SearchFilters(include_abrogated=True)).hits[0].article_match
+    assert (
+        retriever.search("L1414-7", k=1, filters=SearchFilters(include_abrogated=True)).hits[0].article_match
+    )
 
 
 def test_group_by_article(retriever: Retriever) -> None:
@@ -154,6 +158,7 @@ def test_fusion_parameters_change_the_ranking(settings: Settings, retriever: Ret
     assert _ids(fused) == _ids(lexical)
     linear = Retriever(retriever.bundle, retriever.encoder, FusionParams(method="linear"))
     hit = linear.search("déchets des ménages", k=1).hits[0]
+    assert hit.dense_score is not None
     assert hit.fused_score == pytest.approx(hit.dense_score + 1.0)  # the best lexical score normalises to 1
     with pytest.raises(ValueError):
         FusionParams(method="magique")

@@ -53,7 +53,11 @@ def test_over_long_paragraph_is_cut_at_sentence_ends() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.lists(st.sampled_from(["la", "commune", "exerce", "compétence", "région", "1°", "I."]), min_size=1, max_size=40),
+        st.lists(
+            st.sampled_from(["la", "commune", "exerce", "compétence", "région", "1°", "I."]),
+            min_size=1,
+            max_size=40,
+        ),
         min_size=1,
         max_size=25,
     ),

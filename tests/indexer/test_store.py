@@ -22,7 +22,10 @@ from indexer.store import PassageStore, write_store
 
 def _write(path: Path, passages: list[Passage]) -> PassageStore:
     fields = [passage_fields(p) for p in passages]
-    docs = [{"key": k, "title": k, "short_name": k, "kind": "code"} for k in dict.fromkeys(p.doc_key for p in passages)]
+    docs = [
+        {"key": k, "title": k, "short_name": k, "kind": "code"}
+        for k in dict.fromkeys(p.doc_key for p in passages)
+    ]
     write_store(path, passages, fields, docs, meta={"build_id": "test"})
     return PassageStore(path)
 

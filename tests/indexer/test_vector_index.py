@@ -74,7 +74,8 @@ def test_allowed_mask_rejects_wrong_length() -> None:
     with pytest.raises(ValueError):
         allowed_mask(np.ones(4, dtype=bool), 5)
     assert allowed_mask(None, 5) is None
-    assert allowed_mask(np.array([0, 4]), 5).tolist() == [True, False, False, False, True]
+    mask = allowed_mask(np.array([0, 4]), 5)
+    assert mask is not None and mask.tolist() == [True, False, False, False, True]
 
 
 def test_save_load_round_trip_and_reconstruct(tmp_path: Path) -> None:

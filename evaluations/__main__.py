@@ -1,0 +1,119 @@
+"""`python -m evaluations run|check`: score the current bundle on a gold set, or check the pinned scores."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evaluations.gold import load_gold
+from evaluations.pinned import EXPECTED_PATH, compare, load_expected
+from evaluations.runner import format_table, open_retriever, run_split, write_results
+from indexer.errors import QfqError
+from indexer.retriever import MODES
+from indexer.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluations",
+        description="Évaluation de la recherche sur un jeu de référence au format BEIR.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="commande")
+    run = commands.add_parser(
+        "run",
+        help="mesure nDCG@10, Recall@5, Recall@10, MRR@10 et P@1 sur l'index publié",
+        description="Pose les questions d'un jeu de référence à l'index publié (QFQ_DATA_DIR) et les note.",
+    )
+    run.add_argument("--gold", required=True, type=Path, help="dossier du jeu (queries.jsonl, qrels/)")
+    run.add_argument("--split", default="test", help="découpage à évaluer (fichier qrels/<split>.tsv)")
+    run.add_argument("--mode", default="hybrid", choices=MODES, help="mode de recherche (défaut : hybrid)")
+    run.add_argument("-k", type=int, default=10, help="résultats gardés par question (défaut : 10)")
+    run.add_argument("--json", action="store_true", help="n'écrire qu'un objet JSON sur la sortie standard")
+    run.add_argument(
+        "--resultats",
+        type=Path,
+        metavar="DOSSIER",
+        help="écrire aussi le tableau Markdown <jeu>-<découpage>-<mode>.md dans ce dossier",
+    )
+    check = commands.add_parser(
+        "check",
+        help="compare les scores aux valeurs épinglées dans evaluations/expected.yaml",
+        description="Rejoue chaque découpage et mode épinglé et affiche OK/FAIL avec la valeur attendue.",
+    )
+    check.add_argument("--expected", type=Path, default=EXPECTED_PATH, help="fichier des scores attendus")
+    return parser
+
+
+def _command_line(argv: Sequence[str]) -> str:
+    return " ".join(["python -m evaluations", *argv])
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    out = sys.stdout
+    # Libraries may print while loading; only the JSON object (or the table) goes to stdout.
+    with contextlib.redirect_stdout(sys.stderr):
+        gold = load_gold(args.gold, args.split)
+        settings = Settings()
+        print(f"Jeu {gold.name}, découpage {gold.split} : {len(gold.queries)} questions.", file=sys.stderr)
+        retriever = open_retriever(settings)
+        print(
+            f"Index {retriever.build_id} ({retriever.manifest['model']['id']}), mode {args.mode}.",
+            file=sys.stderr,
+        )
+        report = run_split(retriever, gold, mode=args.mode, k=args.k)
+        if args.resultats is not None:
+            path = write_results(report, args.resultats, _command_line(argv))
+            print(f"Tableau écrit : {path}", file=sys.stderr)
+    if args.json:
+        out.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
+    else:
+        out.write(format_table([report]) + "\n")
+        b = report.bundle
+        out.write(f"Index {b['build_id']} · modèle {b['model']} · {b['passages']} passages\n")
+    out.flush()
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    expected = load_expected(args.expected)
+    settings = Settings()
+    with contextlib.redirect_stdout(sys.stderr):
+        retriever = open_retriever(settings)
+    model = retriever.manifest.get("model", {}).get("id")
+    failures = 0
+    print(f"Scores attendus : {expected.path} (jeu {expected.gold.name}, k = {expected.k})")
+    print(
+        f"Index {retriever.build_id} · modèle {model} · {retriever.manifest['counts']['passages']} passages"
+    )
+    if expected.model is not None and model != expected.model:
+        failures += 1
+        print(f"FAIL modèle de l'index = {model} (attendu {expected.model})")
+    for split, modes in expected.scores.items():
+        gold = load_gold(expected.gold, split)
+        for mode in modes:
+            with contextlib.redirect_stdout(sys.stderr):
+                report = run_split(retriever, gold, mode=mode, k=expected.k, progress=None)
+            for comparison in compare(expected, split, mode, report.metrics):
+                failures += not comparison.ok
+                print(comparison.line(), flush=True)
+    print("Tout est conforme." if not failures else f"{failures} écart(s) hors tolérance.")
+    return 1 if failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code (1 on FAIL or on error, 2 on bad arguments)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args, argv) if args.command == "run" else _check(args)
+    except QfqError as exc:
+        print(f"Erreur ({exc.code}) : {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

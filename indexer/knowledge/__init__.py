@@ -1,0 +1,1 @@
+"""Curated knowledge: competences and obligations by level of government, as validated data and rules."""

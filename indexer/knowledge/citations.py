@@ -1,0 +1,153 @@
+"""Cited passages of a legal basis: the part holding the cited paragraph, an excerpt around it, date and status."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from indexer.knowledge.model import LegalBasis
+from indexer.knowledge.sources import PassageLookup
+from indexer.models import STATUS_LABELS, Passage, Status
+from indexer.textnorm import fold
+
+EXCERPT_CHARS = 360
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One legal basis as found in the corpus (or the bundle)."""
+
+    basis: LegalBasis
+    found: bool
+    passage_id: str = ""
+    citation: str = ""
+    excerpt: str = ""
+    version_date: str = ""
+    status: str = ""
+    url: str = ""
+    anchor_found: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        status_label = STATUS_LABELS.get(Status(self.status), self.status) if self.status else ""
+        return {
+            "article_id": self.basis.ref,
+            "passage_id": self.passage_id or None,
+            "trouve": self.found,
+            "citation": self.citation,
+            "extrait": self.excerpt,
+            "repere": self.basis.anchor or None,
+            "version_date": self.version_date or None,
+            "statut": self.status or None,
+            "statut_libelle": status_label or None,
+            "url": self.url or None,
+        }
+
+
+def _folded_with_map(text: str) -> tuple[str, list[int]]:
+    """Folded text with runs of whitespace collapsed, and the source index of every folded character."""
+    out: list[str] = []
+    positions: list[int] = []
+    previous_space = True
+    for index, char in enumerate(text):
+        if char.isspace():
+            if not previous_space:
+                out.append(" ")
+                positions.append(index)
+            previous_space = True
+            continue
+        previous_space = False
+        for folded in fold(char):
+            out.append(folded)
+            positions.append(index)
+    return "".join(out), positions
+
+
+def locate(text: str, anchor: str) -> tuple[int, int] | None:
+    """Where `anchor` occurs in `text`, ignoring case, accents and whitespace differences.
+
+    Returns:
+        (start, end) indexes in `text`, or None.
+    """
+    needle, _ = _folded_with_map(anchor.strip())
+    if not needle:
+        return None
+    haystack, positions = _folded_with_map(text)
+    found = haystack.find(needle.strip())
+    if found < 0:
+        return None
+    end = found + len(needle.strip()) - 1
+    return positions[found], positions[end] + 1
+
+
+def excerpt(text: str, start: int = 0, width: int = EXCERPT_CHARS) -> str:
+    """About `width` characters of `text` from `start`, cut on word boundaries, with "…" where cut."""
+    flat = " ".join(text.split())
+    if start:
+        prefix = " ".join(text[:start].split())
+        start = len(prefix) + (1 if prefix else 0)
+    stop = start + width
+    if stop < len(flat):
+        cut = flat.rfind(" ", start, stop)
+        stop = cut if cut > start else stop
+    piece = flat[start:stop].strip()
+    return ("… " if start > 0 else "") + piece + (" …" if stop < len(flat) else "")
+
+
+_BOUNDARY = re.compile(r"\n|;\s|:\s|(?<=[a-zàâçéèêëîïôûùüÿ)])\.\s")
+BACKTRACK_CHARS = 240
+
+
+def sentence_start(text: str, position: int) -> int:
+    """Start of the sentence (or enumerated item) holding `position`, looking back at most 240 characters.
+
+    A period ends a sentence only after a lower-case letter, so "L. 2224-8" or "I." do not cut.
+    """
+    window_start = max(0, position - BACKTRACK_CHARS)
+    last = None
+    for match in _BOUNDARY.finditer(text, window_start, position):
+        last = match
+    if last is None:
+        return position if window_start > 0 else 0
+    start = last.end()
+    while start < position and text[start].isspace():
+        start += 1
+    return start
+
+
+def cite(basis: LegalBasis, passages: Iterable[Passage], width: int = EXCERPT_CHARS) -> Citation:
+    """Citation of a basis from the passages of its article (bundle parts or one whole-article passage)."""
+    parts = list(passages)
+    if not parts:
+        return Citation(basis=basis, found=False)
+    chosen, start, anchor_found = parts[0], 0, False
+    if basis.anchor:
+        for part in parts:
+            where = locate(part.text, basis.anchor)
+            if where is not None:
+                chosen, start, anchor_found = part, sentence_start(part.text, where[0]), True
+                break
+    return Citation(
+        basis=basis,
+        found=True,
+        passage_id=chosen.id,
+        citation=chosen.citation(),
+        excerpt=excerpt(chosen.text, start, width),
+        version_date=chosen.version_date,
+        status=str(chosen.status),
+        url=chosen.url,
+        anchor_found=anchor_found,
+    )
+
+
+def cite_all(bases: Iterable[LegalBasis], lookup: PassageLookup) -> list[Citation]:
+    """Citations of several bases, looking each article up once."""
+    cache: dict[tuple[str, str], list[Passage]] = {}
+    citations = []
+    for basis in bases:
+        key = (basis.doc_key, basis.article)
+        if key not in cache:
+            cache[key] = lookup.passages_of_article(*key)
+        citations.append(cite(basis, cache[key]))
+    return citations

@@ -1,0 +1,131 @@
+"""The FastAPI application: `create_app(settings)` wires settings, index loading, middleware and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
+
+from indexer.retriever import Retriever
+from indexer.settings import Settings
+from service.errors import install_error_handlers
+from service.metrics import Metrics
+from service.middleware import (
+    MAX_BODY_BYTES,
+    AccessMiddleware,
+    FrenchCORSMiddleware,
+    RequestContextMiddleware,
+    RequestGuardMiddleware,
+    cors_headers,
+)
+from service.routes import ROUTERS
+from service.state import IndexState, RetrieverLoader
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+API_VERSION = "1.0.0"
+
+DESCRIPTION = """
+Recherche sémantique et lexicale dans les textes qui fixent les compétences et obligations des
+collectivités territoriales (CGCT, codes, lois, guides), avec citation, statut et date de version.
+
+Toutes les erreurs ont la forme `{"error": {"code", "message", "details"}}`, messages en français.
+Si des clés d'API sont configurées, envoyez-en une dans `X-API-Key` ou `Authorization: Bearer`.
+"""
+
+
+def pin_threads(threads: int) -> None:
+    """Limit BLAS/OpenMP pools and faiss to `threads` (the service targets 2 cores).
+
+    Environment variables only act before the libraries load; threadpoolctl resizes pools already loaded.
+    """
+    from indexer.vector_index import set_threads
+
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads)
+    except ImportError:  # optional: the environment variables set by `qfq serve` still apply
+        pass
+    set_threads(threads)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    retriever: Retriever | None = None,
+    loader: RetrieverLoader | None = None,
+    load_index: bool = True,
+) -> FastAPI:
+    """Build the service.
+
+    Args:
+        settings: the process settings (read from the environment when None).
+        retriever: an already loaded retriever (tests); no loading happens then.
+        loader: how to load the retriever (default: `Retriever.open(settings)`), run in a background thread
+            at start-up so `/livez` answers at once and `/readyz` says 503 until the index is ready.
+        load_index: False leaves the index unloaded (tests of the not-ready state).
+
+    Returns:
+        The FastAPI application.
+    """
+    settings = settings or Settings()
+    metrics = Metrics()
+    state = IndexState()
+    if retriever is not None:
+        state.set(retriever)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.search_limiter = anyio.CapacityLimiter(settings.threads)
+        if retriever is None and load_index:
+            pin_threads(settings.threads)
+            state.start_loading(loader or (lambda: Retriever.open(settings)))
+        try:
+            yield
+        finally:
+            state.close()
+
+    middleware = [
+        Middleware(RequestContextMiddleware, metrics=metrics),
+        Middleware(
+            FrenchCORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=list(cors_headers()),
+            expose_headers=["X-Request-ID", "Retry-After", "X-Build-Id", "Content-Disposition"],
+            max_age=600,
+        ),
+        Middleware(RequestGuardMiddleware, max_body_bytes=MAX_BODY_BYTES),
+        Middleware(
+            AccessMiddleware,
+            api_keys=list(settings.api_keys),
+            per_minute=settings.rate_limit_per_minute,
+            metrics=metrics,
+        ),
+    ]
+    app = FastAPI(
+        title="Qui fait quoi — API",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        middleware=middleware,
+        openapi_tags=[
+            {"name": "recherche", "description": "Questions en français, passages cités."},
+            {"name": "passages", "description": "Lecture des passages et articles."},
+            {"name": "métadonnées", "description": "Documents, taxonomie, manifeste de l'index."},
+            {"name": "exploitation", "description": "Santé et métriques."},
+        ],
+    )
+    app.state.settings = settings
+    app.state.index = state
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

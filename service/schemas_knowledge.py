@@ -1,0 +1,232 @@
+"""API schemas of the knowledge routes: competences by level, obligations of a profile, impact of a law."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --- shared ---------------------------------------------------------------------------------------
+
+
+class LawRef(BaseModel):
+    """A law, as cited by a competence or an obligation."""
+
+    cle: str = Field(examples=["notre"])
+    nom_court: str = Field(examples=["Loi NOTRe"])
+    numero: str = Field(examples=["2015-991"])
+    date: str | None = Field(default=None, examples=["2015-08-07"])
+
+
+class CitedPassage(BaseModel):
+    """The passage of a legal basis: excerpt around the cited paragraph, version date and status."""
+
+    article_id: str = Field(description="Base légale `document/article`.", examples=["cgct/L5214-16"])
+    passage_id: str | None = Field(description="Passage d'où vient l'extrait.", examples=["cgct/L5214-16#2"])
+    trouve: bool = Field(description="L'article existe dans l'index (ou le corpus).")
+    citation: str = Field(examples=["CGCT, art. L5214-16 (version du 2020-10-28)"])
+    extrait: str
+    repere: str | None = Field(description="Mots qui situent le paragraphe cité dans l'article.")
+    version_date: str | None
+    statut: str | None = Field(examples=["en_vigueur"])
+    statut_libelle: str | None = Field(examples=["en vigueur"])
+    url: str | None
+
+
+# --- competences ----------------------------------------------------------------------------------
+
+
+class ChangeLaw(BaseModel):
+    cle: str
+    nom_court: str
+    numero: str
+
+
+class CompetenceChange(BaseModel):
+    """A later change of a competence."""
+
+    date: str
+    loi: ChangeLaw
+    resume: str
+    base: list[str]
+
+
+class CompetenceOut(BaseModel):
+    """One competence with its category, legal basis and cited passages."""
+
+    id: str = Field(examples=["cc-eau"])
+    intitule: str
+    categorie: str = Field(examples=["obligatoire"])
+    categorie_libelle: str = Field(examples=["obligatoire"])
+    theme: str = Field(examples=["eau-assainissement"])
+    niveaux: list[str]
+    base: list[str] = Field(description="Bases légales `document/article`.", examples=[["cgct/L5214-16"]])
+    depuis: str = Field(examples=["2020-01-01"])
+    loi: LawRef
+    resume: str | None
+    note: str | None
+    changements: list[CompetenceChange]
+    passages: list[CitedPassage]
+
+
+class CompetenceTheme(BaseModel):
+    theme: str
+    libelle: str
+    competences: list[CompetenceOut]
+
+
+class CompetencesResponse(BaseModel):
+    """Competences of one level of government, grouped by theme."""
+
+    niveau: str = Field(examples=["communaute-de-communes"])
+    libelle: str
+    total: int
+    par_categorie: dict[str, int]
+    themes: list[CompetenceTheme]
+
+
+# --- profile --------------------------------------------------------------------------------------
+
+
+class ProfileRequest(BaseModel):
+    """A collectivité: its type, and what is known of its size; yes/no criteria refine the answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(
+        min_length=1,
+        max_length=60,
+        description="Type de collectivité.",
+        examples=["communaute-d-agglomeration"],
+    )
+    population: int | None = Field(default=None, ge=0, le=100_000_000, description="Nombre d'habitants.")
+    agents: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="Agents en équivalents temps plein."
+    )
+    date: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="Date d'évaluation (aujourd'hui par défaut).",
+    )
+    criteres: dict[str, bool] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Réponses oui/non aux critères (voir `criteres_disponibles` dans la réponse).",
+        examples=[{"site_internet": True}],
+    )
+
+
+class MissingInput(BaseModel):
+    donnee: str = Field(examples=["site_internet"])
+    libelle: str
+
+
+class DeadlineOut(BaseModel):
+    date: str
+    objet: str
+    concerne: str = Field(description="applicable, non_applicable ou indetermine pour ce profil.")
+    depassee: bool = Field(description="La date du profil est postérieure à l'échéance.")
+    base: list[str]
+
+
+class ObligationOut(BaseModel):
+    """An obligation and its verdict for the profile."""
+
+    id: str = Field(examples=["donnees-ouvertes"])
+    intitule: str
+    theme: str
+    theme_libelle: str
+    base: list[str] = Field(description="Bases légales `document/article`.", examples=[["crpa/L312-1-1"]])
+    loi: LawRef
+    depuis: str
+    statut: str = Field(examples=["applicable"])
+    motifs: list[str] = Field(description="Pourquoi l'obligation ne s'applique pas.")
+    manquants: list[MissingInput] = Field(description="Ce qu'il faut savoir pour conclure.")
+    conditions_remplies: list[str]
+    echeances: list[DeadlineOut]
+    prochaine_echeance: DeadlineOut | None
+    periodicite: str | None
+    resume: str | None
+    note: str | None
+    passages: list[CitedPassage]
+
+
+class CriterionAnswer(BaseModel):
+    question: str
+    reponse: bool
+
+
+class ProfileOut(BaseModel):
+    type: str
+    type_libelle: str
+    population: int | None
+    agents: int | None
+    date: str
+    criteres: dict[str, CriterionAnswer]
+
+
+class ProfileResponse(BaseModel):
+    """Obligations that apply, do not apply (with the reason) or cannot be decided (missing inputs)."""
+
+    profil: ProfileOut
+    applicables: list[ObligationOut]
+    non_applicables: list[ObligationOut]
+    indetermines: list[ObligationOut]
+    criteres_disponibles: dict[str, str]
+
+
+# --- law impact -----------------------------------------------------------------------------------
+
+
+class ImpactEventOut(BaseModel):
+    date: str = Field(description="Date d'entrée en vigueur de la version.")
+    nature: str = Field(examples=["modifie"])
+    nature_libelle: str
+    texte: str = Field(description="Le texte modificatif tel que l'historique l'écrit.")
+    source: str = Field(description="historique, auteur ou legifrance.")
+    texte_modifie: bool
+    date_estimee: bool = Field(description="Date de la loi, faute de version datée dans l'historique.")
+
+
+class ImpactArticleOut(BaseModel):
+    article_id: str = Field(examples=["cgct/L5214-16"])
+    document: str
+    article: str
+    statut: str | None
+    natures: list[str]
+    premiere_date: str | None
+    evenements: list[ImpactEventOut]
+    niveaux: list[str]
+    themes: list[str]
+
+
+class ImpactTheme(BaseModel):
+    theme: str
+    libelle: str
+    articles: list[ImpactArticleOut]
+
+
+class ImpactLevel(BaseModel):
+    niveau: str
+    libelle: str
+    total_articles: int
+    themes: list[ImpactTheme]
+
+
+class LawOut(BaseModel):
+    cle: str
+    numero: str
+    date: str
+    nom_court: str
+    titre: str
+    document: str | None
+
+
+class ImpactResponse(BaseModel):
+    """Articles a law created, modified or abrogated, grouped by level and theme."""
+
+    loi: LawOut
+    niveau: str | None
+    sources: list[str]
+    total_articles: int
+    par_nature: dict[str, int]
+    niveaux: list[ImpactLevel]
+    remarques: list[str]

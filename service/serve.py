@@ -1,0 +1,126 @@
+"""`qfq serve`: pin threads, prepare the model and build the index when missing, then run uvicorn."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from indexer.errors import QfqError
+from indexer.settings import Settings
+
+# Read by OpenMP, MKL, OpenBLAS and tokenizers when they load: set before numpy or torch is imported.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def pin_thread_environment(threads: int) -> None:
+    """Set the thread-count variables of the numeric libraries (2 cores: `QFQ_THREADS=2`)."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    # Tokenizers' own pool would compete with torch's on two cores.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def ensure_bundle(settings: Settings, console: Console, only: list[str] | None = None) -> bool:
+    """Prepare the model and build the index if no index is published yet.
+
+    Args:
+        settings: the process settings.
+        console: where progress is printed.
+        only: document keys when building a subset.
+
+    Returns:
+        True when a build ran.
+
+    Raises:
+        typer.Exit: the build failed (its French message is already printed).
+    """
+    from indexer.bundle import current_bundle_path
+    from indexer.packaged_model import PACKAGED_MODEL
+
+    try:
+        current_bundle_path(settings)
+        return False
+    except QfqError:
+        pass
+    console.print(
+        f"Aucun index publié dans {settings.bundles_dir} : préparation du modèle et construction de l'index "
+        "(première installation)."
+    )
+    if settings.model == PACKAGED_MODEL:
+        from indexer.packaged_model import prepare_model
+
+        console.print(f"Préparation du modèle {settings.model}…")
+        try:
+            folder = prepare_model(settings, progress=lambda message: console.print(f"  {message}"))
+        except QfqError as exc:
+            console.print(f"[red]Erreur ({exc.code})[/] : {exc.message}")
+            raise typer.Exit(code=1) from exc
+        console.print(f"Modèle prêt : {folder}")
+    from indexer.commands.build import build
+
+    build(only=only, strict=False, index_kind="flat", no_cache=False)
+    return True
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Adresse d'écoute (défaut : QFQ_HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port d'écoute (défaut : QFQ_PORT, 8000).")
+    ] = None,
+    build: Annotated[
+        bool,
+        typer.Option(
+            "--construire/--sans-construction",
+            help="Construire l'index s'il n'existe pas encore (défaut) ou démarrer sans.",
+        ),
+    ] = True,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="Si l'index doit être construit : clé d'un document à indexer (répétable)."
+        ),
+    ] = None,
+) -> None:
+    """Démarre le service HTTP : API /v1, page de recherche /, page intégrable /embed.
+
+    Sur une machine neuve, prépare d'abord le modèle et construit l'index, avec la progression affichée.
+    """
+    console = Console(stderr=True)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic's ValidationError: a QFQ_* variable has a bad value
+        console.print(f"[red]Configuration invalide[/] : {exc}")
+        raise typer.Exit(code=2) from exc
+    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if updates:
+        settings = Settings.model_validate({**settings.model_dump(), **updates})
+    pin_thread_environment(settings.threads)
+    if build:
+        keys = [part.strip() for value in only or [] for part in value.split(",") if part.strip()]
+        ensure_bundle(settings, console, keys or None)
+
+    import uvicorn
+
+    from service.app import create_app
+    from service.logs import configure_logging
+
+    log_config = configure_logging()
+    console.print(
+        f"Service sur http://{settings.host}:{settings.port}/ (API : /v1, documentation : /docs). "
+        "Chargement de l'index en arrière-plan : /readyz répond 200 quand il est prêt."
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=log_config,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )

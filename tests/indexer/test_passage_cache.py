@@ -1,0 +1,116 @@
+"""Tests of the per-document passage cache: unchanged documents are not parsed again."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from indexer.errors import CorpusError
+from indexer.lexical import passage_field_texts
+from indexer.passage_cache import clear_passage_cache, load_passages_cached
+from indexer.passages import load_passages
+from indexer.settings import Settings
+
+
+def write_law_corpus(folder: Path, laws: dict[str, list[tuple[str, str]]]) -> Path:
+    """A corpus of Ansvar-JSON laws: {key: [(article, text)]}."""
+    (folder / "lois").mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    for key, provisions in laws.items():
+        data = {
+            "provisions": [
+                {"provision_ref": n, "section": n, "title": "", "content": t} for n, t in provisions
+            ]
+        }
+        (folder / "lois" / f"{key}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        lines += [
+            "[[documents]]",
+            f'key = "{key}"',
+            f'title = "LOI n° 2021-{len(lines)} du 1er janvier 2021 relative à {key}"',
+            f'short_name = "Loi {key.upper()}"',
+            'kind = "loi"',
+            'official_id = ""',
+            f'url = "https://example.org/{key}"',
+            'format = "ansvar-json"',
+            f'path = "lois/{key}.json"',
+            'version_date = "2025-07-13"',
+            'source = "tests"',
+            'licence = "Licence Ouverte 2.0"',
+            "",
+        ]
+    (folder / "manifest.toml").write_text("\n".join(lines), encoding="utf-8")
+    return folder
+
+
+LAWS = {
+    "eau": [
+        ("1", "Les communes assurent la distribution de l'eau potable."),
+        ("2", "Le service d'assainissement."),
+    ],
+    "dechets": [("1", "La collecte des déchets ménagers incombe aux communes ou à leurs groupements.")],
+}
+
+
+@pytest.fixture
+def law_settings(tmp_path: Path) -> Settings:
+    corpus = write_law_corpus(tmp_path / "corpus", LAWS)
+    return Settings(corpus_dir=corpus, data_dir=tmp_path / "data", model="fake-64")
+
+
+class CountingParse:
+    def __init__(self) -> None:
+        self.calls: list[set[str]] = []
+
+    def __call__(self, settings: Settings, only: set[str], strict: bool = False):
+        self.calls.append(set(only))
+        return load_passages(settings, only=only, strict=strict, count=lambda text: len(text.split()))
+
+
+def test_second_load_parses_nothing_and_gives_the_same_passages(law_settings: Settings) -> None:
+    parse = CountingParse()
+    first = load_passages_cached(law_settings, parse=parse)
+    assert sorted(first.parsed) == ["dechets", "eau"] and first.reused == []
+    assert [p.id for p in first.passages] == ["eau/1", "eau/2", "dechets/1"]
+    assert first.fields == [passage_field_texts(p) for p in first.passages]
+    parse.calls.clear()
+    second = load_passages_cached(law_settings, parse=parse)
+    assert parse.calls == [] and sorted(second.reused) == ["dechets", "eau"]
+    assert second.passages == first.passages and second.fields == first.fields
+
+
+def test_a_touched_document_is_the_only_one_parsed_again(law_settings: Settings) -> None:
+    parse = CountingParse()
+    load_passages_cached(law_settings, parse=parse)
+    path = law_settings.corpus_dir / "lois" / "eau.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["provisions"][1]["content"] += " Modifié."
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    parse.calls.clear()
+    result = load_passages_cached(law_settings, parse=parse)
+    assert parse.calls == [{"eau"}]
+    assert result.parsed == ["eau"] and result.reused == ["dechets"]
+    assert result.passages[1].text.endswith("Modifié.")
+
+
+def test_only_and_clear(law_settings: Settings) -> None:
+    parse = CountingParse()
+    result = load_passages_cached(law_settings, only={"dechets"}, parse=parse)
+    assert [d.key for d in result.documents] == ["dechets"] and parse.calls == [{"dechets"}]
+    assert clear_passage_cache(law_settings) == 1
+    with pytest.raises(CorpusError) as info:
+        load_passages_cached(law_settings, only={"inconnu"}, parse=parse)
+    assert info.value.code == "document_inconnu"
+
+
+def test_a_corrupt_entry_is_parsed_again(law_settings: Settings) -> None:
+    parse = CountingParse()
+    load_passages_cached(law_settings, parse=parse)
+    (law_settings.cache_dir / "passages" / "eau.json").write_text("{tronqué", encoding="utf-8")
+    parse.calls.clear()
+    result = load_passages_cached(law_settings, parse=parse)
+    assert parse.calls == [{"eau"}] and len(result.passages) == 3

@@ -1,0 +1,74 @@
+"""Fixtures of the service tests: a bundle of real corpus passages (a subset) embedded with FakeEncoder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from corpus_subset import make_subset_corpus
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from indexer.bundle import build_bundle
+from indexer.encoder import FakeEncoder
+from indexer.passage_cache import load_passages_cached
+from indexer.retriever import Retriever
+from indexer.settings import Settings
+from service.app import create_app
+
+
+@pytest.fixture(scope="session")
+def subset_corpus(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A corpus folder with a few CGCT articles and two short laws (symlinks to the real files)."""
+    return make_subset_corpus(corpus_dir, tmp_path_factory.mktemp("corpus-subset"))
+
+
+@pytest.fixture(scope="session")
+def fake_settings(subset_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of the fast tests: fake model, no rate limit, one thread."""
+    return Settings(
+        corpus_dir=subset_corpus,
+        data_dir=tmp_path_factory.mktemp("data"),
+        model="fake-64",
+        threads=1,
+        rate_limit_per_minute=0,
+    )
+
+
+@pytest.fixture(scope="session")
+def fake_bundle(fake_settings: Settings) -> Path:
+    """The published bundle of the subset, embedded with FakeEncoder."""
+    corpus = load_passages_cached(fake_settings)
+    assert not corpus.problems, corpus.problems
+    return build_bundle(
+        fake_settings, corpus.passages, corpus.documents, FakeEncoder(64), fields=corpus.fields
+    )
+
+
+@pytest.fixture(scope="session")
+def retriever(fake_settings: Settings, fake_bundle: Path) -> Iterator[Retriever]:
+    opened = Retriever.open(fake_settings, FakeEncoder(64))
+    yield opened
+    opened.bundle.close()
+
+
+AppFactory = Callable[..., FastAPI]
+
+
+@pytest.fixture
+def make_app(fake_settings: Settings, retriever: Retriever) -> AppFactory:
+    """Build an app over the shared retriever, with settings overridden by keyword."""
+
+    def factory(**updates: Any) -> FastAPI:
+        settings = Settings.model_validate({**fake_settings.model_dump(), **updates})
+        return create_app(settings, retriever=retriever)
+
+    return factory
+
+
+@pytest.fixture
+def client(make_app: AppFactory) -> Iterator[TestClient]:
+    with TestClient(make_app()) as test_client:
+        yield test_client
