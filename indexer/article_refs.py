@@ -9,11 +9,11 @@ from typing import Any
 
 from indexer.textnorm import fold
 
-# "L5214-16", "L. 1425-1", "R*331-45", "LO 1112-1", "D. 2224-6": a letter prefix then hyphenated numbers.
-_CODE_ARTICLE = re.compile(r"(?<![a-z0-9])(lo|[lrda])\s*\.?\s*\*?\s*(\d+(?:\s*-\s*\d+)+)(?![0-9])")
-# "article 35", "art. 47", "article 1er", "article 4 bis": numbered articles of laws.
+# "L5214-16", "L. 1425-1", "R*331-45", "L.O. 1112-1", "D. 2224-6": a letter prefix then hyphenated numbers.
+_CODE_ARTICLE = re.compile(r"(?<![a-z0-9])(l\.?\s*o|[lrda])\s*\.?\s*\*?\s*(\d+(?:\s*-\s*\d+)+)(?![0-9])")
+# "article 35", "art. 47-1", "article 1er", "article 4 bis": numbered articles of laws.
 _NUMBERED_ARTICLE = re.compile(
-    r"\bart(?:icle|\.)?s?\s*(\d+)\s*(er|premier)?(?:\s+(bis|ter|quater|quinquies|sexies|septies))?\b"
+    r"\bart(?:icle|\.)?s?\s*(\d+(?:-\d+)*)\s*(er|premier)?(?:\s+(bis|ter|quater|quinquies|sexies|septies))?\b"
 )
 _LAW_NUMBER = re.compile(r"\b(\d{4}-\d{1,5})\b")
 _LAW_DATE = re.compile(r"\bdu\s+(\d{1,2}(?:er)?\s+[a-z]+\s+\d{4})\b")

@@ -25,6 +25,7 @@ from service.middleware import (
 )
 from service.routes import ROUTERS
 from service.state import IndexState, RetrieverLoader
+from service.threads import SEARCH_THREADS
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 API_VERSION = "1.0.0"
@@ -39,7 +40,7 @@ Si des clés d'API sont configurées, envoyez-en une dans `X-API-Key` ou `Author
 
 
 def pin_threads(threads: int) -> None:
-    """Limit BLAS/OpenMP pools and faiss to `threads` (the service targets 2 cores).
+    """Limit BLAS/OpenMP pools and faiss to `threads` compute threads per search.
 
     Environment variables only act before the libraries load; threadpoolctl resizes pools already loaded.
     """
@@ -66,8 +67,9 @@ def create_app(
     Args:
         settings: the process settings (read from the environment when None).
         retriever: an already loaded retriever (tests); no loading happens then.
-        loader: how to load the retriever (default: `Retriever.open(settings)`), run in a background thread
-            at start-up so `/livez` answers at once and `/readyz` says 503 until the index is ready.
+        loader: how to load the retriever (default: `Retriever.open` with one compute thread per search),
+            run in a background thread at start-up so `/livez` answers at once and `/readyz` says 503 until
+            the index is ready.
         load_index: False leaves the index unloaded (tests of the not-ready state).
 
     Returns:
@@ -83,8 +85,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.search_limiter = anyio.CapacityLimiter(settings.threads)
         if retriever is None and load_index:
-            pin_threads(settings.threads)
-            state.start_loading(loader or (lambda: Retriever.open(settings)))
+            pin_threads(SEARCH_THREADS)
+            search_settings = settings.model_copy(update={"threads": SEARCH_THREADS})
+            state.start_loading(loader or (lambda: Retriever.open(search_settings)))
         try:
             yield
         finally:

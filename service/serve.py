@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -10,17 +9,7 @@ from rich.console import Console
 
 from indexer.errors import QfqError
 from indexer.settings import Settings
-
-# Read by OpenMP, MKL, OpenBLAS and tokenizers when they load: set before numpy or torch is imported.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-def pin_thread_environment(threads: int) -> None:
-    """Set the thread-count variables of the numeric libraries (2 cores: `QFQ_THREADS=2`)."""
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
-    # Tokenizers' own pool would compete with torch's on two cores.
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from service.threads import pin_thread_environment
 
 
 def ensure_bundle(settings: Settings, console: Console, only: list[str] | None = None) -> bool:
@@ -99,7 +88,7 @@ def serve(
     updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if updates:
         settings = Settings.model_validate({**settings.model_dump(), **updates})
-    pin_thread_environment(settings.threads)
+    pin_thread_environment()
     if build:
         keys = [part.strip() for value in only or [] for part in value.split(",") if part.strip()]
         ensure_bundle(settings, console, keys or None)

@@ -56,6 +56,8 @@ ARTICLES = [
     ("reen", "35"),
     ("reen", "1"),
     ("handicap-2005", "47"),
+    ("handicap-2005", "47-1"),
+    ("cgct", "LO1112-12"),
 ]
 
 
@@ -90,6 +92,9 @@ def test_canonical_article(raw: str, canonical: str) -> None:
         ("article 35 de la loi REEN", [("reen", "35")]),
         ("l'article 1er de la loi REEN", [("reen", "1")]),
         ("art. 47 de la loi de 2005", [("handicap-2005", "47")]),
+        ("article 47-1 de la loi du 11 février 2005", [("handicap-2005", "47-1")]),
+        ("article L.O. 1112-12 du CGCT", [("cgct", "LO1112-12")]),
+        ("LO1112-12", [("cgct", "LO1112-12")]),
         ("article 64 de la loi NOTRe", [("notre", "64")]),
         ("article 64 de la loi n° 2015-992", [("ltecv", "64")]),
         ("article 188 de la loi du 17 août 2015", [("ltecv", "188")]),

@@ -100,11 +100,15 @@ def test_fresh_start_builds_then_answers_over_http(live_server: tuple[str, Path]
 
         powers = client.post(
             "/v1/search",
-            json={"q": "Quelles compétences exerce de plein droit une communauté de communes ?", "k": 3},
+            json={
+                "q": "Quelles compétences exerce de plein droit une communauté de communes ?",
+                "k": 5,
+                "grouper": True,
+            },
             headers={"X-Request-ID": "e2e-1"},
         )
         assert powers.headers["x-request-id"] == "e2e-1"
-        assert any(h["article_id"] == "cgct/L5214-16" for h in powers.json()["hits"])
+        assert "cgct/L5214-16" in [h["article_id"] for h in powers.json()["hits"]]
 
         sheet = client.get(
             "/v1/search/export", params={"q": "accessibilité des sites internet publics", "format": "md"}

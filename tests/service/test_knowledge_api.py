@@ -11,6 +11,8 @@ from api_checks import assert_error_shape
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from indexer.knowledge.sources import StoreLookup, default_lookup
+from indexer.settings import Settings
 from service.cli import app as cli_app
 
 LEGAL_BASIS = re.compile(r"^[a-z0-9-]+/[A-Za-z0-9*-]+$")
@@ -186,3 +188,22 @@ def test_cli_profil_json_prints_one_object_with_three_lists(corpus_dir: Path, tm
     assert bad.exit_code == 2 and "Type de collectivité inconnu" in bad.stderr
     bad_criterion = CliRunner().invoke(cli_app, ["profil", "--type", "commune", "--critere", "site"], env=env)
     assert bad_criterion.exit_code == 2 and "nom=oui" in bad_criterion.stderr
+
+
+def test_cli_reads_passages_from_the_published_index(fake_settings: Settings, fake_bundle: Path) -> None:
+    assert isinstance(default_lookup(fake_settings), StoreLookup)
+    env = {
+        "QFQ_CORPUS_DIR": str(fake_settings.corpus_dir),
+        "QFQ_DATA_DIR": str(fake_settings.data_dir),
+        "QFQ_MODEL": fake_settings.model,
+    }
+    args = ["profil", "--type", "departement", "--population", "500000", "--agents", "3000", "--json"]
+    result = CliRunner().invoke(cli_app, [*args, "--critere", "porte_sdtan=oui"], env=env)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    passages = {p["article_id"]: p for name in LISTS for item in body[name] for p in item["passages"]}
+    # The test index holds a few CGCT articles and two laws only: the CRPA is not in it.
+    assert passages["cgct/L1425-2"]["trouve"] and passages["cgct/L1425-2"]["passage_id"].startswith(
+        "cgct/L1425-2"
+    )
+    assert not passages["crpa/L312-1-1"]["trouve"] and passages["handicap-2005/47"]["trouve"]

@@ -38,6 +38,9 @@ OPERATIONS = (
     "livez",
     "readyz",
     "metrics",
+    "list_competences",
+    "evaluate_profile",
+    "law_impact",
 )
 
 
@@ -60,6 +63,9 @@ WITH_INPUT = (
     "get_passage",
     "get_article",
     "get_document",
+    "list_competences",
+    "evaluate_profile",
+    "law_impact",
 )
 RUNS = [(op, GenerationMode.POSITIVE) for op in OPERATIONS] + [
     (op, GenerationMode.NEGATIVE) for op in WITH_INPUT

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from indexer.bundle import current_bundle_path
 from indexer.settings import Settings
 from service.cli import app as cli
-from service.serve import THREAD_VARIABLES
+from service.threads import THREAD_VARIABLES
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_serve_builds_the_index_then_runs_uvicorn(fresh_env: Path, monkeypatch: 
     settings = Settings()
     assert current_bundle_path(settings).is_dir()
     assert [(c["host"], c["port"], c["access_log"]) for c in calls] == [("127.0.0.1", 8123, False)]
-    assert all(os.environ[name] == "2" for name in THREAD_VARIABLES)
+    assert all(os.environ[name] == "1" for name in THREAD_VARIABLES)  # one compute thread per search
     app = calls[0]["app"]
     with TestClient(app) as client:
         assert app.state.index.wait(30)
