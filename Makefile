@@ -19,7 +19,7 @@ install: $(BIN)/python
 run: install
 	$(BIN)/qfq serve
 
-test:
+test: install
 	$(BIN)/python -m pytest
 
 test-fast:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -19,6 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from indexer.bundle import load_bundle, read_manifest  # noqa: E402
+from indexer.encoder import load_encoder  # noqa: E402
 from indexer.retriever import Retriever, SearchFilters  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
 
@@ -84,16 +87,30 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3, help="passes over the questions")
     parser.add_argument("--modes", default="hybrid,dense,lexical")
+    parser.add_argument(
+        "--proxy-bundle",
+        type=Path,
+        help="latency proxy: search this bundle (e.g. a full-size one built with a fake encoder) with the "
+        "settings' real query encoder, skipping the model check; rankings are meaningless, timings are not",
+    )
     args = parser.parse_args()
 
     settings = Settings()
     questions, source = load_questions(args.queries)
     started = time.perf_counter()
-    retriever = Retriever.open(settings)
+    if args.proxy_bundle:
+        encoder = load_encoder(settings)
+        built_with = read_manifest(args.proxy_bundle)["model"]["setting"]
+        bundle = load_bundle(settings.model_copy(update={"model": built_with}), args.proxy_bundle)
+        retriever = Retriever(bundle, encoder)
+        bundle_model = retriever.manifest["model"]["id"]
+        print(f"PROXY: bundle built with {bundle_model}, queries encoded with {encoder.model_id}")
+    else:
+        retriever = Retriever.open(settings)
     open_seconds = time.perf_counter() - started
     print(
         f"bundle {retriever.build_id} ({retriever.manifest['counts']['passages']} passages), "
-        f"model {retriever.manifest['model']['id']}, backend {settings.model_backend}, threads {settings.threads}; "
+        f"model {retriever.encoder.model_id}, backend {settings.model_backend}, threads {settings.threads}; "
         f"opened in {open_seconds:.1f} s; {len(questions)} questions from {source}"
     )
     filters = SearchFilters()
@@ -108,6 +125,7 @@ def main() -> None:
     print(
         f"query encoding alone: p50 {statistics.median(encode):.1f} ms, p95 {percentile(encode, 0.95):.1f} ms"
     )
+    print(f"load average {os.getloadavg()[0]:.1f} (2 cores: timings above about 2 are inflated)")
     for mode in args.modes.split(","):
         latencies = []
         for _ in range(args.repeat):

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from indexer.embed_cache import EmbeddingCache, embed_with_cache
 from indexer.encoder import Encoder
 from indexer.errors import BundleError
@@ -239,7 +241,6 @@ def build_bundle(
     set_threads(settings.threads)
     with _build_lock(bundles_dir):
         _remove_stale_temporaries(bundles_dir)
-        texts = [p.embedding_text() for p in passages]
         fingerprint = hashlib.sha256(
             "\n".join([encoder.weights_hash, *sorted(p.id for p in passages)]).encode()
         ).hexdigest()
@@ -247,38 +248,12 @@ def build_bundle(
         tmp = bundles_dir / f"{TMP_PREFIX}{build_id}"
         tmp.mkdir()
         try:
-            cache = EmbeddingCache.for_encoder(settings.cache_dir, encoder)
-            try:
-                embed_started = time.perf_counter()
-                vectors, embedded = embed_with_cache(
-                    encoder,
-                    texts,
-                    cache,
-                    read_cache=use_cache,
-                    batch_size=settings.batch_size,
-                    progress=lambda done, total: report("embeddings", done, total),
-                )
-                embed_seconds = time.perf_counter() - embed_started
-            finally:
-                cache.close()
-            report("index", 0, 0)
-            index = build_index(vectors, index_kind, threads=settings.threads)
-            index.save(tmp / VECTORS_FILE)
-            _hook("index_written")
-            report("store", 0, 0)
-            if fields is None:
-                fields = [passage_field_texts(p) for p in passages]
-            write_store(
-                tmp / STORE_FILE,
-                passages,
-                fields,
-                summaries,
-                meta={"build_id": build_id, "format_version": str(FORMAT_VERSION)},
+            embed_started = time.perf_counter()
+            vectors, embedded = _embed(settings, encoder, passages, use_cache, report)
+            embed_seconds = time.perf_counter() - embed_started
+            index = _write_artifacts(
+                tmp, settings, passages, fields, summaries, vectors, index_kind, build_id, report
             )
-            _hook("store_written")
-            report("lexical", 0, 0)
-            build_lexical_index(fields, DEFAULT_FIELD_WEIGHTS).save(tmp / LEXICAL_FILE)
-            _hook("lexical_written")
             report("manifest", 0, 0)
             manifest = _manifest(
                 settings,
@@ -311,6 +286,57 @@ def build_bundle(
             publish(settings, final)
             _hook("published")
     return final
+
+
+def _embed(
+    settings: Settings,
+    encoder: Encoder,
+    passages: Sequence[Passage],
+    use_cache: bool,
+    report: BuildProgress,
+) -> tuple[np.ndarray, int]:
+    with EmbeddingCache.for_encoder(settings.cache_dir, encoder) as cache:
+        return embed_with_cache(
+            encoder,
+            [p.embedding_text() for p in passages],
+            cache,
+            read_cache=use_cache,
+            batch_size=settings.batch_size,
+            progress=lambda done, total: report("embeddings", done, total),
+        )
+
+
+def _write_artifacts(
+    folder: Path,
+    settings: Settings,
+    passages: Sequence[Passage],
+    fields: Sequence[Mapping[str, str | Sequence[str]]] | None,
+    summaries: list[dict[str, Any]],
+    vectors: np.ndarray,
+    index_kind: str,
+    build_id: str,
+    report: BuildProgress,
+) -> FaissIndex:
+    """Write the vector index, the passage store and the lexical postings into `folder`."""
+    report("index", 0, 0)
+    index = build_index(vectors, index_kind, threads=settings.threads)
+    index.save(folder / VECTORS_FILE)
+    _hook("index_written")
+    report("store", 0, 0)
+    if fields is None:
+        fields = [passage_field_texts(p) for p in passages]
+    write_store(
+        folder / STORE_FILE,
+        passages,
+        fields,
+        summaries,
+        meta={"build_id": build_id, "format_version": str(FORMAT_VERSION)},
+    )
+    _hook("store_written")
+    report("lexical", 0, 0)
+    build_lexical_index(fields, DEFAULT_FIELD_WEIGHTS).save(folder / LEXICAL_FILE)
+    _hook("lexical_written")
+    return index
 
 
 def _manifest(

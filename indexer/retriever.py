@@ -155,6 +155,19 @@ def _taxonomy_values() -> tuple[set[str], set[str]]:
     return set(taxonomy.level_ids()), set(taxonomy.theme_ids())
 
 
+@dataclass
+class _Ranked:
+    """Working state of one search: candidate scores, ranks and the current order."""
+
+    lexical_all: np.ndarray  # bm25 of every passage
+    dense_scores: dict[int, float]
+    dense_rank: dict[int, int]
+    lexical_rank: dict[int, int]
+    fused: dict[int, float] = field(default_factory=dict)
+    ranking: dict[int, float] = field(default_factory=dict)  # the score the mode sorts by
+    ordered: list[int] = field(default_factory=list)
+
+
 class Retriever:
     """Answers questions from one loaded bundle; thread-safe for concurrent searches."""
 
@@ -347,90 +360,23 @@ class Retriever:
                 f"Mode de recherche inconnu : {mode!r} (valeurs possibles : {', '.join(MODES)}).",
                 code="mode_invalide",
             )
-        k = max(1, int(k))
-        offset = max(0, int(offset))
+        k, offset = max(1, int(k)), max(0, int(offset))
         filters = filters or SearchFilters()
         allowed = self.mask(filters)
         depth = max(self.fusion.depth, (offset + k) * (3 if group_by_article else 1))
         tokens = query_tokens(text)
-        lexical_all = self.bundle.lexical.scores(tokens)
-
-        dense_ids: np.ndarray = np.zeros(0, dtype=np.int64)
-        query_vector: np.ndarray | None = None
+        query_vector = None
         if mode != "lexical":
             query_vector = np.asarray(self.encoder.encode_queries([text]), dtype=np.float32)[0]
-            scores, ids = self.bundle.index.search(query_vector[None, :], depth, allowed)
-            dense_ids = ids[0][ids[0] >= 0]
-        lexical_ids: np.ndarray = np.zeros(0, dtype=np.int64)
-        if mode != "dense":
-            masked = np.where(allowed, lexical_all, np.float32(0.0))
-            lexical_ids = _top_positive(masked, depth)
-
-        candidates = list(dict.fromkeys([*dense_ids.tolist(), *lexical_ids.tolist()]))
-        dense_scores = self._dense_scores(query_vector, candidates)
-        dense_rank = {row: i + 1 for i, row in enumerate(dense_ids.tolist())}
-        lexical_rank = {row: i + 1 for i, row in enumerate(lexical_ids.tolist())}
-        fused = self._fuse(candidates, dense_scores, lexical_all, dense_rank, lexical_rank)
-        if mode == "dense":
-            ranking = {row: dense_scores[row] for row in candidates}
-        elif mode == "lexical":
-            ranking = {row: float(lexical_all[row]) for row in candidates}
-        else:
-            ranking = fused
-        ordered = sorted(candidates, key=lambda row: (-ranking[row], row))
-
+        ranked = self._rank(mode, tokens, query_vector, allowed, depth)
         named = self._named_rows(text, allowed)
         if named:
-            extra = [row for row in named if row not in ranking]
-            if extra:
-                more = self._dense_scores(query_vector, extra)
-                dense_scores.update(more)
-                fused.update(self._fuse(extra, more, lexical_all, dense_rank, lexical_rank))
-                for row in extra:
-                    ranking[row] = (
-                        fused[row]
-                        if mode == "hybrid"
-                        else (more[row] if mode == "dense" else float(lexical_all[row]))
-                    )
-            named_set = set(named)
-            ordered = named + [row for row in ordered if row not in named_set]
-
-        groups: dict[int, list[int]] = {}
-        if group_by_article:
-            leader: dict[str, int] = {}
-            kept = []
-            for row in ordered:
-                article_id = self._article_ids[row]
-                if article_id in leader:
-                    groups[leader[article_id]].append(row)
-                else:
-                    leader[article_id] = row
-                    groups[row] = []
-                    kept.append(row)
-            ordered = kept
-
-        page = ordered[offset : offset + k]
-        passages = self.bundle.store.get(page)
-        token_set = set(tokens)
-        named_set = set(named)
-        hits = [
-            Hit(
-                passage=passage,
-                score=float(ranking[row]),
-                dense_score=None if row not in dense_scores else float(dense_scores[row]),
-                lexical_score=float(lexical_all[row]),
-                dense_rank=dense_rank.get(row),
-                lexical_rank=lexical_rank.get(row),
-                fused_score=float(fused.get(row, 0.0)),
-                matched_terms=matched_terms([passage.header, passage.title, passage.text], token_set),
-                article_match=row in named_set,
-                other_parts=[self._ids[r] for r in groups.get(row, [])],
-            )
-            for row, passage in zip(page, passages, strict=True)
-        ]
+            self._put_first(ranked, named, mode, query_vector)
+        groups = self._group_by_article(ranked) if group_by_article else {}
+        page = ranked.ordered[offset : offset + k]
         return SearchResult(
-            hits=hits,
-            total_candidates=len(ordered),
+            hits=self._hits(page, ranked, set(tokens), set(named), groups),
+            total_candidates=len(ranked.ordered),
             took_ms=(time.perf_counter() - started) * 1000,
             mode=mode,
             query=text,
@@ -438,37 +384,121 @@ class Retriever:
             filters=filters,
         )
 
+    def _rank(
+        self,
+        mode: str,
+        tokens: list[str],
+        query_vector: np.ndarray | None,
+        allowed: np.ndarray,
+        depth: int,
+    ) -> _Ranked:
+        """Dense and lexical candidate lists, their union and its order for the mode."""
+        lexical_all = self.bundle.lexical.scores(tokens)
+        dense_ids: list[int] = []
+        if query_vector is not None:
+            _, ids = self.bundle.index.search(query_vector[None, :], depth, allowed)
+            dense_ids = ids[0][ids[0] >= 0].tolist()
+        lexical_ids: list[int] = []
+        if mode != "dense":
+            lexical_ids = _top_positive(np.where(allowed, lexical_all, np.float32(0.0)), depth).tolist()
+        candidates = list(dict.fromkeys([*dense_ids, *lexical_ids]))
+        ranked = _Ranked(
+            lexical_all=lexical_all,
+            dense_scores=self._dense_scores(query_vector, candidates),
+            dense_rank={row: i + 1 for i, row in enumerate(dense_ids)},
+            lexical_rank={row: i + 1 for i, row in enumerate(lexical_ids)},
+        )
+        self._score(ranked, candidates, mode)
+        ranked.ordered = sorted(candidates, key=lambda row: (-ranked.ranking[row], row))
+        return ranked
+
+    def _score(self, ranked: _Ranked, rows: Sequence[int], mode: str) -> None:
+        """Fill the fused score and the mode's ranking score of `rows`."""
+        ranked.fused.update(self._fuse(rows, ranked))
+        for row in rows:
+            if mode == "dense":
+                ranked.ranking[row] = ranked.dense_scores[row]
+            elif mode == "lexical":
+                ranked.ranking[row] = float(ranked.lexical_all[row])
+            else:
+                ranked.ranking[row] = ranked.fused[row]
+
+    def _put_first(
+        self, ranked: _Ranked, named: list[int], mode: str, query_vector: np.ndarray | None
+    ) -> None:
+        """Move the passages of the articles the query names to the top, in the order named."""
+        extra = [row for row in named if row not in ranked.ranking]
+        if extra:
+            ranked.dense_scores.update(self._dense_scores(query_vector, extra))
+            self._score(ranked, extra, mode)
+        first = set(named)
+        ranked.ordered = named + [row for row in ranked.ordered if row not in first]
+
+    def _group_by_article(self, ranked: _Ranked) -> dict[int, list[int]]:
+        """Keep each article's best passage in `ranked.ordered`; returns leader -> other matching rows."""
+        leader: dict[str, int] = {}
+        groups: dict[int, list[int]] = {}
+        kept = []
+        for row in ranked.ordered:
+            article_id = self._article_ids[row]
+            if article_id in leader:
+                groups[leader[article_id]].append(row)
+            else:
+                leader[article_id] = row
+                groups[row] = []
+                kept.append(row)
+        ranked.ordered = kept
+        return groups
+
+    def _hits(
+        self,
+        page: list[int],
+        ranked: _Ranked,
+        tokens: set[str],
+        named: set[int],
+        groups: dict[int, list[int]],
+    ) -> list[Hit]:
+        passages = self.bundle.store.get(page)
+        return [
+            Hit(
+                passage=passage,
+                score=float(ranked.ranking[row]),
+                dense_score=ranked.dense_scores.get(row),
+                lexical_score=float(ranked.lexical_all[row]),
+                dense_rank=ranked.dense_rank.get(row),
+                lexical_rank=ranked.lexical_rank.get(row),
+                fused_score=float(ranked.fused.get(row, 0.0)),
+                matched_terms=matched_terms([passage.header, passage.title, passage.text], tokens),
+                article_match=row in named,
+                other_parts=[self._ids[r] for r in groups.get(row, [])],
+            )
+            for row, passage in zip(page, passages, strict=True)
+        ]
+
     def _dense_scores(self, query_vector: np.ndarray | None, rows: Sequence[int]) -> dict[int, float]:
         if query_vector is None or not rows:
             return {}
         vectors = self.bundle.index.reconstruct(np.asarray(rows, dtype=np.int64))
         return dict(zip(rows, (vectors @ query_vector).tolist(), strict=True))
 
-    def _fuse(
-        self,
-        rows: Sequence[int],
-        dense_scores: dict[int, float],
-        lexical_all: np.ndarray,
-        dense_rank: dict[int, int],
-        lexical_rank: dict[int, int],
-    ) -> dict[int, float]:
+    def _fuse(self, rows: Sequence[int], ranked: _Ranked) -> dict[int, float]:
         params = self.fusion
         fused: dict[int, float] = {}
         if params.method == "rrf":
             for row in rows:
                 value = 0.0
-                if row in dense_rank:
-                    value += params.dense_weight / (params.rrf_k + dense_rank[row])
-                if row in lexical_rank:
-                    value += params.lexical_weight / (params.rrf_k + lexical_rank[row])
+                if row in ranked.dense_rank:
+                    value += params.dense_weight / (params.rrf_k + ranked.dense_rank[row])
+                if row in ranked.lexical_rank:
+                    value += params.lexical_weight / (params.rrf_k + ranked.lexical_rank[row])
                 fused[row] = value
         else:
+            lexical_all = ranked.lexical_all
             best = float(lexical_all.max()) if lexical_all.size else 0.0
             for row in rows:
                 lexical = float(lexical_all[row]) / best if best > 0 else 0.0
-                fused[row] = (
-                    params.dense_weight * dense_scores.get(row, 0.0) + params.lexical_weight * lexical
-                )
+                dense = ranked.dense_scores.get(row, 0.0)
+                fused[row] = params.dense_weight * dense + params.lexical_weight * lexical
         return fused
 
     def _named_rows(self, query: str, allowed: np.ndarray) -> list[int]:

@@ -16,12 +16,13 @@ from indexer.settings import Settings
 from service.errors import install_error_handlers
 from service.metrics import Metrics
 from service.middleware import (
+    CORS_ALLOWED_HEADERS,
+    CORS_EXPOSED_HEADERS,
     MAX_BODY_BYTES,
     AccessMiddleware,
     FrenchCORSMiddleware,
     RequestContextMiddleware,
     RequestGuardMiddleware,
-    cors_headers,
 )
 from service.routes import ROUTERS
 from service.state import IndexState, RetrieverLoader
@@ -99,8 +100,8 @@ def create_app(
             FrenchCORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=list(cors_headers()),
-            expose_headers=["X-Request-ID", "Retry-After", "X-Build-Id", "Content-Disposition"],
+            allow_headers=list(CORS_ALLOWED_HEADERS),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
             max_age=600,
         ),
         Middleware(RequestGuardMiddleware, max_body_bytes=MAX_BODY_BYTES),

@@ -9,8 +9,9 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.datastructures import Headers
@@ -32,6 +33,9 @@ HEALTH_PATHS = frozenset({"/livez", "/readyz"})
 OPEN_PATHS = HEALTH_PATHS | {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 UNLIMITED_PATHS = HEALTH_PATHS | {"/metrics"}
 STATIC_PREFIX = "/static/"
+# Request headers a browser may send cross-origin, and response headers it may read.
+CORS_ALLOWED_HEADERS = ("Content-Type", "X-API-Key", "Authorization", "X-Request-ID")
+CORS_EXPOSED_HEADERS = ("X-Request-ID", "Retry-After", "X-Build-Id", "Content-Disposition")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -45,7 +49,14 @@ def _state(scope: Scope) -> dict:
     return scope.setdefault("state", {})
 
 
-async def _send_error(send: Send, status: int, code: str, message: str, details=None, headers=None) -> None:  # noqa: ANN001
+async def _send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    details: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> None:
     response = error_response(status, code, message, details, headers)
     await response({"type": "http"}, _no_receive, send)
 
@@ -355,8 +366,3 @@ class FrenchCORSMiddleware(CORSMiddleware):
             {"refus": refused},
             headers,
         )
-
-
-def cors_headers() -> Iterable[str]:
-    """Request headers a browser may send cross-origin."""
-    return ("Content-Type", "X-API-Key", "Authorization", "X-Request-ID")

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from indexer.errors import QfqError
 from service.deps import get_settings
 from service.errors import status_for
+from service.routes.search import run_search
 from service.schemas import MAX_QUERY_CHARS, SearchParams, SearchResponse
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -49,8 +50,6 @@ def _export_links(params: SearchParams) -> dict[str, str]:
 
 async def _render(request: Request, template: str, csp_ancestors: str) -> HTMLResponse:
     """Read the form, search when a question is given, render the page (errors shown in the page)."""
-    from service.routes.search import run_search
-
     args = request.query_params
     question = args.get("q", "").strip()
     level = args.get("niveau", "")

@@ -115,8 +115,22 @@ def test_fresh_start_builds_then_answers_over_http(live_server: tuple[str, Path]
         )
         assert sheet.status_code == 200 and "Loi handicap 2005, art. 47" in sheet.text
 
-        bad = client.get("/v1/search", params={"q": "déchets", "k": 1000})
-        assert bad.status_code == 422 and bad.json()["error"]["code"] == "parametre_invalide"
+        bad_inputs = [
+            (client.get("/v1/search", params={"q": ""}), 422, "parametre_invalide"),
+            (client.get("/v1/search", params={"q": "mot " * 2560}), 422, "parametre_invalide"),
+            (client.get("/v1/search", params={"q": "déchets", "k": 0}), 422, "parametre_invalide"),
+            (client.get("/v1/search", params={"q": "déchets", "k": 1000}), 422, "parametre_invalide"),
+            (client.get("/v1/search", params={"q": "déchets", "niveau": "canton"}), 422, "filtre_invalide"),
+            (
+                client.post("/v1/search", content=b'{"q": ', headers={"content-type": "application/json"}),
+                400,
+                "json_invalide",
+            ),
+            (client.get("/v1/search?q=d%E9chets"), 400, "encodage_invalide"),
+            (client.post("/v1/search", json={"q": "x" * 20_000}), 413, "corps_trop_volumineux"),
+        ]
+        for response, status, code in bad_inputs:
+            assert (response.status_code, response.json()["error"]["code"]) == (status, code)
         page = client.get("/", params={"q": "collecte des déchets ménagers"})
         assert page.status_code == 200 and "CGCT, art. L2224-" in page.text
         assert 'route="/v1/search"' in client.get("/metrics").text
