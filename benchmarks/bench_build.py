@@ -72,6 +72,7 @@ def shadow_corpus(corpus: Path, touched: str, into: Path) -> Path:
     if doc is None:
         raise SystemExit(f"unknown document {touched!r}")
     target = Path(doc["path"])
+    stamp = time.time_ns()  # a new wording on every run, so the embedding cache cannot already hold it
     for root, _dirs, files in os.walk(corpus):
         rel = Path(root).relative_to(corpus)
         (into / rel).mkdir(parents=True, exist_ok=True)
@@ -86,7 +87,7 @@ def shadow_corpus(corpus: Path, touched: str, into: Path) -> Path:
         data = source.read_text(encoding="utf-8")
         if source.suffix == ".json" and '"provisions"' in data:
             parsed = json.loads(data)
-            parsed["provisions"][0]["content"] += " Phrase ajoutée par le banc d'essai."
+            parsed["provisions"][0]["content"] += f" Phrase ajoutée par le banc d'essai {stamp}."
             data = json.dumps(parsed, ensure_ascii=False)
         (into / target).write_text(data, encoding="utf-8")
     else:
@@ -96,7 +97,7 @@ def shadow_corpus(corpus: Path, touched: str, into: Path) -> Path:
             dest.parent.mkdir(parents=True, exist_ok=True)
             text = path.read_text(encoding="utf-8")
             if i == 0:
-                text = text.replace("\n\n", "\n\nPhrase ajoutée par le banc d'essai.\n\n", 1)
+                text = text.replace("\n\n", f"\n\nPhrase ajoutée par le banc d'essai {stamp}.\n\n", 1)
             dest.write_text(text, encoding="utf-8")
     return into
 

@@ -61,15 +61,7 @@ def _history(entries: list[dict[str, Any]]) -> ArticleHistory:
     """Aggregate the version lines of one article file as `load_histories` does."""
     history = ArticleHistory()
     for entry in entries:
-        version_date = str(entry.get("version_date") or "")
-        if entry.get("change") != "removed" and version_date > history.last_version_date:
-            history.last_version_date = version_date
-        if not history.first_version_date or version_date < history.first_version_date:
-            history.first_version_date = version_date
-        for kind in ("Créé par", "Modifié par", "Transféré par"):
-            for text in (entry.get("version_links") or {}).get(kind, []):
-                if text not in history.amending_texts:
-                    history.amending_texts.append(text)
+        history.add(entry)
     return history
 
 

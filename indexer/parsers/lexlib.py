@@ -39,6 +39,18 @@ class ArticleHistory:
     first_version_date: str = ""
     amending_texts: list[str] = field(default_factory=list)
 
+    def add(self, entry: dict) -> None:
+        """Take one line of `<key>.amendments.jsonl` into account."""
+        version_date = str(entry.get("version_date") or "")
+        if entry.get("change") != "removed" and version_date > self.last_version_date:
+            self.last_version_date = version_date
+        if not self.first_version_date or version_date < self.first_version_date:
+            self.first_version_date = version_date
+        for kind in ("Créé par", "Modifié par", "Transféré par"):
+            for text in (entry.get("version_links") or {}).get(kind, []):
+                if text not in self.amending_texts:
+                    self.amending_texts.append(text)
+
 
 def split_markdown(raw: str) -> tuple[str, str, str, str]:
     """Split a lexlib file into (number heading, body, nota, links block)."""
@@ -78,16 +90,7 @@ def load_histories(path: Path) -> dict[tuple[str, str], ArticleHistory]:
             if not line.strip():
                 continue
             entry = json.loads(line)
-            history = histories[(str(entry["article"]), str(entry["legiarti"]))]
-            version_date = str(entry.get("version_date") or "")
-            if entry.get("change") != "removed" and version_date > history.last_version_date:
-                history.last_version_date = version_date
-            if not history.first_version_date or version_date < history.first_version_date:
-                history.first_version_date = version_date
-            for kind in ("Créé par", "Modifié par", "Transféré par"):
-                for text in (entry.get("version_links") or {}).get(kind, []):
-                    if text not in history.amending_texts:
-                        history.amending_texts.append(text)
+            histories[(str(entry["article"]), str(entry["legiarti"]))].add(entry)
     return dict(histories)
 
 
