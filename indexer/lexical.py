@@ -6,9 +6,9 @@ corpus in about a millisecond and applies any filter mask exactly, where FTS5 to
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -188,35 +188,37 @@ def build_lexical_index(
         The lexical index.
     """
     weights = dict(field_weights or DEFAULT_FIELD_WEIGHTS)
-    vocabulary: dict[str, int] = {}
-    term_col = array("q")
-    row_col = array("q")
-    weight_col = array("f")
-    lengths = array("q")
+    # Python-level work is one step per (row, field); token-level loops run in C (split, chain,
+    # dict.fromkeys, map) and numpy, which keeps a 40k-passage corpus to about a second.
+    token_lists: list[Sequence[str]] = []
+    entry_rows: list[int] = []
+    entry_weights: list[float] = []
+    n_rows = 0
     for row, fields in enumerate(rows):
-        length = 0
+        n_rows = row + 1
         for name, value in fields.items():
-            tokens = value.split() if isinstance(value, str) else value
-            if not tokens:
-                continue
-            length += len(tokens)
-            term_col.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
-            row_col.extend([row] * len(tokens))
-            weight_col.extend([weights.get(name, 1.0)] * len(tokens))
-        lengths.append(length)
-    n_rows = len(lengths)
-    if not term_col:
+            token_lists.append(value.split() if isinstance(value, str) else value)
+            entry_rows.append(row)
+            entry_weights.append(weights.get(name, 1.0))
+    counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+    all_tokens = list(chain.from_iterable(token_lists))
+    vocabulary = {token: i for i, token in enumerate(dict.fromkeys(all_tokens))}
+    term_ids = np.fromiter(map(vocabulary.__getitem__, all_tokens), dtype=np.int64, count=len(all_tokens))
+    row_ids = np.repeat(np.asarray(entry_rows, dtype=np.int64), counts)
+    doc_len = np.bincount(row_ids, minlength=n_rows).astype(np.int32)
+    if not len(term_ids):
         return LexicalIndex(
             terms=vocabulary,
             indptr=np.zeros(len(vocabulary) + 1, dtype=np.int64),
             doc_ids=np.zeros(0, np.int32),
             tf=np.zeros(0, np.float32),
-            doc_len=np.frombuffer(lengths, dtype=np.int64).astype(np.int32),
+            doc_len=doc_len,
         )
+    token_weights = np.repeat(np.asarray(entry_weights, dtype=np.float64), counts)
     # One key per (term, row) occurrence; unique keys come out sorted by term then row, i.e. CSR order.
-    keys = np.frombuffer(term_col, dtype=np.int64) * n_rows + np.frombuffer(row_col, dtype=np.int64)
+    keys = term_ids * n_rows + row_ids
     unique, inverse = np.unique(keys, return_inverse=True)
-    tf = np.bincount(inverse, weights=np.frombuffer(weight_col, dtype=np.float32)).astype(np.float32)
+    tf = np.bincount(inverse, weights=token_weights).astype(np.float32)
     counts = np.bincount(unique // n_rows, minlength=len(vocabulary))
     indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
@@ -225,5 +227,5 @@ def build_lexical_index(
         indptr=indptr,
         doc_ids=(unique % n_rows).astype(np.int32),
         tf=tf,
-        doc_len=np.frombuffer(lengths, dtype=np.int64).astype(np.int32),
+        doc_len=doc_len,
     )

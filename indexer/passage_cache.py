@@ -20,7 +20,7 @@ from typing import Any
 from indexer.corpus import load_manifest
 from indexer.errors import CorpusError
 from indexer.lexical import passage_field_texts
-from indexer.models import Document, Passage
+from indexer.models import Document, Link, Passage, Status
 from indexer.settings import Settings
 
 CACHE_VERSION = 2
@@ -79,15 +79,25 @@ def _source_paths(corpus_dir: Path, doc: Document) -> list[Path]:
 
 
 def _stat_files(root: Path) -> Iterable[tuple[str, int, int]]:
+    """(relative name, size, mtime_ns) of a file, or of every file under a folder, in a stable order."""
     if root.is_file():
         stat = root.stat()
         yield root.name, stat.st_size, stat.st_mtime_ns
-    elif root.is_dir():
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for name in sorted(filenames):
-                stat = os.stat(os.path.join(dirpath, name))
-                yield os.path.relpath(os.path.join(dirpath, name), root), stat.st_size, stat.st_mtime_ns
+        return
+    if not root.is_dir():
+        return
+    prefix = len(str(root)) + 1
+    pending = [str(root)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            ordered = sorted(entries, key=lambda entry: entry.name)
+        for entry in reversed(ordered):
+            if entry.is_dir():
+                pending.append(entry.path)
+        for entry in ordered:
+            if entry.is_file():
+                stat = entry.stat()
+                yield entry.path[prefix:], stat.st_size, stat.st_mtime_ns
 
 
 def document_fingerprint(settings: Settings, doc: Document) -> str:
@@ -130,7 +140,8 @@ def _write_entry(path: Path, entry: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(entry, handle, ensure_ascii=False, separators=(",", ":"))
+            # dumps (C encoder) rather than dump (pure-Python iterencode): several times faster.
+            handle.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -181,7 +192,7 @@ def load_passages_cached(
         path = _entry_path(settings, doc.key)
         entry = _read_entry(path, fingerprint)
         if entry is not None:
-            passages = [Passage.from_dict(p) for p in entry["passages"]]
+            passages = [_passage_from_record(p) for p in entry["passages"]]
             fields = entry["fields"]
             result.reused.append(doc.key)
         else:
@@ -208,10 +219,17 @@ def load_passages_cached(
     return result
 
 
+def _passage_from_record(data: dict[str, Any]) -> Passage:
+    data["status"] = Status(data["status"])
+    data["links"] = [Link(**link) for link in data["links"]]
+    return Passage(**data)
+
+
 def _passage_record(passage: Passage) -> dict[str, Any]:
-    data = passage.to_dict()
-    data.pop("article_id", None)
-    data.pop("citation", None)
+    # dataclasses.asdict deep-copies recursively: far slower than this shallow copy on 40k passages.
+    data = dict(passage.__dict__)
+    data["status"] = str(passage.status)
+    data["links"] = [dict(link.__dict__) for link in passage.links]
     return data
 
 

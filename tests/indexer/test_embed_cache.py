@@ -93,3 +93,21 @@ def test_progress_reports_cached_then_embedded(tmp_path: Path) -> None:
         embed_with_cache(encoder, ["a", "b"], cache)
         embed_with_cache(encoder, ["a", "b", "c"], cache, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(2, 3), (3, 3)]
+
+
+def test_large_lookups_scan_the_table_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import indexer.embed_cache as module
+
+    encoder = FakeEncoder(16)
+    texts = [f"texte {i}" for i in range(30)]
+    with EmbeddingCache.for_encoder(tmp_path, encoder) as cache:
+        cache.put_many([text_hash(t) for t in texts[:20]], encoder.encode_passages(texts[:20]))
+        wanted = [text_hash(t) for t in texts[10:]]
+        by_key = cache.get_many(wanted)
+        monkeypatch.setattr(module, "_SCAN_FROM", 1)
+        by_scan = cache.get_many(wanted)
+    assert set(by_key) == set(by_scan) == {text_hash(t) for t in texts[10:20]}
+    for key, vector in by_key.items():
+        np.testing.assert_array_equal(vector, by_scan[key])
