@@ -2,7 +2,9 @@
 
     python -m evaluations.tune_fusion --gold evaluations/datasets/qfq-dev
 
-Prints one line per setting, best nDCG@10 first; the chosen values then become the `FusionParams` defaults.
+Two stages: the fusion grid (method, RRF k, weights, depth) without level boost, then the level boosts
+tried on the best settings of the first stage. Prints one line per setting, best nDCG@10 first; the chosen
+values then become the `FusionParams` defaults.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import itertools
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from evaluations.gold import load_gold
@@ -26,6 +29,8 @@ RRF_K = (5.0, 10.0, 20.0, 40.0, 60.0, 100.0)
 RRF_WEIGHTS = ((1.0, 1.0), (1.0, 0.75), (1.0, 0.5), (1.0, 0.25), (0.75, 1.0), (0.5, 1.0))
 LINEAR_WEIGHTS = ((1.0, 0.1), (1.0, 0.2), (1.0, 0.3), (1.0, 0.5), (1.0, 0.75), (1.0, 1.0))
 DEPTHS = (50, 100, 200)
+LEVEL_BOOSTS = (0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+BOOSTED_SETTINGS = 5  # best first-stage settings tried with each level boost
 
 
 def grid() -> Iterator[FusionParams]:
@@ -39,13 +44,15 @@ def grid() -> Iterator[FusionParams]:
 
 def describe(params: FusionParams) -> str:
     """Short French label of a setting."""
+    boost = f" bonus niveau={params.level_boost:g}" if params.level_boost else ""
     if params.method == "rrf":
         return (
             f"rrf k={params.rrf_k:g} dense={params.dense_weight:g} lexical={params.lexical_weight:g} "
-            f"profondeur={params.depth}"
+            f"profondeur={params.depth}{boost}"
         )
     return (
-        f"linéaire dense={params.dense_weight:g} lexical={params.lexical_weight:g} profondeur={params.depth}"
+        f"linéaire dense={params.dense_weight:g} lexical={params.lexical_weight:g} "
+        f"profondeur={params.depth}{boost}"
     )
 
 
@@ -55,18 +62,29 @@ def tune(base: Retriever, gold_folder: Path, k: int = 10) -> list[tuple[FusionPa
     The bundle and the query-caching encoder of `base` are shared by every setting.
     """
     gold = load_gold(gold_folder, TUNING_SPLIT)
-    results = []
-    settings = list(grid())
-    for number, params in enumerate(settings, start=1):
-        retriever = Retriever(base.bundle, base.encoder, params)
-        report = run_split(retriever, gold, mode="hybrid", k=k, progress=None)
-        results.append((params, report))
-        print(
-            f"[{number}/{len(settings)}] {describe(params)} : nDCG@10 {report.metrics['ndcg@10']:.4f}",
-            file=sys.stderr,
-            flush=True,
-        )
-    return sorted(results, key=lambda pr: (-pr[1].metrics["ndcg@10"], -pr[1].metrics["recall@10"]))
+
+    def best_first(results: list[tuple[FusionParams, Report]]) -> list[tuple[FusionParams, Report]]:
+        return sorted(results, key=lambda pr: (-pr[1].metrics["ndcg@10"], -pr[1].metrics["recall@10"]))
+
+    def score(settings: list[FusionParams], stage: str) -> list[tuple[FusionParams, Report]]:
+        results = []
+        for number, params in enumerate(settings, start=1):
+            retriever = Retriever(base.bundle, base.encoder, params)
+            report = run_split(retriever, gold, mode="hybrid", k=k, progress=None)
+            results.append((params, report))
+            print(
+                f"[{stage} {number}/{len(settings)}] {describe(params)} : "
+                f"nDCG@10 {report.metrics['ndcg@10']:.4f}",
+                file=sys.stderr,
+                flush=True,
+            )
+        return results
+
+    first = best_first(score(list(grid()), "fusion"))
+    boosted = [
+        replace(params, level_boost=boost) for params, _ in first[:BOOSTED_SETTINGS] for boost in LEVEL_BOOSTS
+    ]
+    return best_first(first + score(boosted, "bonus"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from indexer.errors import QfqError
 from indexer.lexical import query_tokens
 from indexer.models import Passage, Status
 from indexer.settings import Settings
+from indexer.tagging import Taxonomy, levels_named, load_taxonomy
 from indexer.textnorm import analyze
 
 MODES = ("hybrid", "dense", "lexical")
@@ -34,6 +35,10 @@ class FusionParams:
 
     method "rrf": sum of weight / (rrf_k + rank) over the lists a passage appears in (weighted reciprocal
     rank fusion). method "linear": dense_weight * cosine + lexical_weight * bm25 / best bm25 of the query.
+    level_boost: the fused score of a passage tagged with a level of government the question names
+    ("l'agglo", "une communauté de communes", see `indexer.tagging.levels_named`) is multiplied by
+    1 + level_boost: the chapter a passage sits in says which level it concerns, which the wording of
+    near-identical articles (L5214-16 and L5216-5) does not.
     """
 
     method: str = "rrf"
@@ -41,6 +46,7 @@ class FusionParams:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     depth: int = 100  # candidates taken from each list
+    level_boost: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in ("rrf", "linear"):
@@ -81,6 +87,7 @@ class Hit:
     fused_score: float
     matched_terms: list[str] = field(default_factory=list)
     article_match: bool = False  # the query names this article: it is put first
+    level_match: bool = False  # tagged with a level of government the question names
     other_parts: list[str] = field(default_factory=list)  # with group_by_article: other matching parts
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,6 +101,7 @@ class Hit:
             "fused_score": self.fused_score,
             "matched_terms": self.matched_terms,
             "article_match": self.article_match,
+            "level_match": self.level_match,
             "other_parts": self.other_parts,
         }
 
@@ -109,6 +117,7 @@ class SearchResult:
     query: str
     offset: int = 0
     filters: SearchFilters = field(default_factory=SearchFilters)
+    query_levels: tuple[str, ...] = ()  # levels of government the question names
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +126,7 @@ class SearchResult:
             "offset": self.offset,
             "total_candidates": self.total_candidates,
             "took_ms": round(self.took_ms, 2),
+            "query_levels": list(self.query_levels),
             "filters": {
                 "levels": list(self.filters.levels),
                 "themes": list(self.filters.themes),
@@ -144,15 +154,12 @@ def matched_terms(texts: Sequence[str], tokens: set[str]) -> list[str]:
     return list(found)
 
 
-def _taxonomy_values() -> tuple[set[str], set[str]]:
+def _taxonomy() -> Taxonomy | None:
     try:
-        from indexer.tagging import load_taxonomy
-
-        taxonomy = load_taxonomy()
-    except (ImportError, OSError, KeyError, ValueError):
+        return load_taxonomy()
+    except (OSError, KeyError, ValueError):
         # Without a readable taxonomy the values present in the bundle are the allowed ones.
-        return set(), set()
-    return set(taxonomy.level_ids()), set(taxonomy.theme_ids())
+        return None
 
 
 @dataclass
@@ -163,6 +170,7 @@ class _Ranked:
     dense_scores: dict[int, float]
     dense_rank: dict[int, int]
     lexical_rank: dict[int, int]
+    boosted: np.ndarray | None = None  # passages tagged with a level the question names
     fused: dict[int, float] = field(default_factory=dict)
     ranking: dict[int, float] = field(default_factory=dict)  # the score the mode sorts by
     ordered: list[int] = field(default_factory=list)
@@ -197,7 +205,9 @@ class Retriever:
         self._documents = bundle.store.documents()
         articles = {(str(r["doc_key"]), str(r["article"])) for r in rows}
         self._resolver = ArticleResolver(self._documents, sorted(articles))
-        taxonomy_levels, taxonomy_themes = _taxonomy_values()
+        self._taxonomy = _taxonomy()
+        taxonomy_levels = set(self._taxonomy.level_ids()) if self._taxonomy else set()
+        taxonomy_themes = set(self._taxonomy.theme_ids()) if self._taxonomy else set()
         self._allowed = {
             "levels": sorted(set(self._levels) | taxonomy_levels),
             "themes": sorted(set(self._themes) | taxonomy_themes),
@@ -368,7 +378,8 @@ class Retriever:
         query_vector = None
         if mode != "lexical":
             query_vector = np.asarray(self.encoder.encode_queries([text]), dtype=np.float32)[0]
-        ranked = self._rank(mode, tokens, query_vector, allowed, depth)
+        levels = tuple(levels_named(text, self._taxonomy)) if self._taxonomy else ()
+        ranked = self._rank(mode, tokens, query_vector, allowed, depth, self._level_mask(levels))
         named = self._named_rows(text, allowed)
         if named:
             self._put_first(ranked, named, mode, query_vector)
@@ -382,7 +393,15 @@ class Retriever:
             query=text,
             offset=offset,
             filters=filters,
+            query_levels=levels,
         )
+
+    def _level_mask(self, levels: Sequence[str]) -> np.ndarray | None:
+        """Passages tagged with one of `levels`, or None when nothing is named or there is no boost."""
+        present = [self._levels[level] for level in levels if level in self._levels]
+        if not present or self.fusion.level_boost == 0.0:
+            return None
+        return np.logical_or.reduce(present)
 
     def _rank(
         self,
@@ -391,6 +410,7 @@ class Retriever:
         query_vector: np.ndarray | None,
         allowed: np.ndarray,
         depth: int,
+        boosted: np.ndarray | None = None,
     ) -> _Ranked:
         """Dense and lexical candidate lists, their union and its order for the mode."""
         lexical_all = self.bundle.lexical.scores(tokens)
@@ -407,6 +427,7 @@ class Retriever:
             dense_scores=self._dense_scores(query_vector, candidates),
             dense_rank={row: i + 1 for i, row in enumerate(dense_ids)},
             lexical_rank={row: i + 1 for i, row in enumerate(lexical_ids)},
+            boosted=boosted,
         )
         self._score(ranked, candidates, mode)
         ranked.ordered = sorted(candidates, key=lambda row: (-ranked.ranking[row], row))
@@ -470,6 +491,7 @@ class Retriever:
                 fused_score=float(ranked.fused.get(row, 0.0)),
                 matched_terms=matched_terms([passage.header, passage.title, passage.text], tokens),
                 article_match=row in named,
+                level_match=bool(ranked.boosted is not None and ranked.boosted[row]),
                 other_parts=[self._ids[r] for r in groups.get(row, [])],
             )
             for row, passage in zip(page, passages, strict=True)
@@ -499,6 +521,11 @@ class Retriever:
                 lexical = float(lexical_all[row]) / best if best > 0 else 0.0
                 dense = ranked.dense_scores.get(row, 0.0)
                 fused[row] = params.dense_weight * dense + params.lexical_weight * lexical
+        if ranked.boosted is not None:
+            factor = 1.0 + params.level_boost
+            for row in rows:
+                if ranked.boosted[row]:
+                    fused[row] *= factor
         return fused
 
     def _named_rows(self, query: str, allowed: np.ndarray) -> list[int]:

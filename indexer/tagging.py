@@ -25,6 +25,8 @@ class Term:
     triggers: (
         tuple[str, ...] | None
     )  # literal prefixes: a text containing none cannot match (None: always scan)
+    # Extra patterns recognised in questions only (everyday words: "l'agglo", "l'interco", "ma commune").
+    query_patterns: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,17 @@ def _terms(entries: list[dict]) -> tuple[Term, ...]:
         patterns = tuple(re.compile(p) for p in entry["patterns"])
         heading = tuple(re.compile(p) for p in entry.get("heading_patterns", [])) or patterns
         combined = re.compile("|".join(f"(?:{p})" for p in entry["patterns"]))
+        in_queries = tuple(re.compile(p) for p in entry.get("query_patterns", []))
         terms.append(
-            Term(entry["id"], entry["label"], patterns, heading, combined, _triggers(entry["patterns"]))
+            Term(
+                entry["id"],
+                entry["label"],
+                patterns,
+                heading,
+                combined,
+                _triggers(entry["patterns"]),
+                in_queries,
+            )
         )
     return tuple(terms)
 
@@ -154,3 +165,25 @@ def tag_article(text: str, headings: list[str], taxonomy: Taxonomy | None = None
                 (tags.levels if kind == "level" else tags.themes).append(term.id)
                 tags.reasons[term.id] = [reason]
     return tags
+
+
+def levels_named(question: str, taxonomy: Taxonomy | None = None) -> list[str]:
+    """Levels of government a question names, in taxonomy order.
+
+    A level is named when one of its text `patterns` or its question-only `query_patterns` matches the
+    folded question ("Que doit faire l'agglo ?" -> communaute-d-agglomeration).
+
+    Args:
+        question: the question as typed.
+        taxonomy: vocabulary to use; the project's `corpus/taxonomy.toml` by default.
+
+    Returns:
+        Level ids.
+    """
+    taxonomy = taxonomy or load_taxonomy()
+    folded = fold(question)
+    return [
+        term.id
+        for term in taxonomy.levels
+        if any(p.search(folded) for p in (*term.patterns, *term.query_patterns))
+    ]

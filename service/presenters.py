@@ -98,6 +98,7 @@ def hit_out(hit: Hit, rank: int) -> SearchHit:
         levels=list(p.levels),
         themes=list(p.themes),
         article_match=hit.article_match,
+        level_match=hit.level_match,
         other_parts=list(hit.other_parts),
         scores=Scores(
             score=hit.score,
@@ -126,6 +127,7 @@ def search_response(result: SearchResult, params: SearchParams, build_id: str) -
             en_vigueur=not result.filters.include_abrogated,
             date=result.filters.date,
         ),
+        niveaux_reconnus=list(result.query_levels),
         build_id=build_id,
         took_ms=round(result.took_ms, 2),
         hits=[hit_out(hit, result.offset + i + 1) for i, hit in enumerate(result.hits)],

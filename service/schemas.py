@@ -167,6 +167,10 @@ class SearchHit(BaseModel):
     levels: list[str]
     themes: list[str]
     article_match: bool = Field(description="La question cite cet article : il est placé en tête.")
+    level_match: bool = Field(
+        default=False,
+        description="Le passage concerne un niveau de collectivité nommé dans la question (léger bonus de score).",
+    )
     other_parts: list[str] = Field(description="Avec grouper=true : autres parties correspondantes.")
     scores: Scores
 
@@ -191,6 +195,11 @@ class SearchResponse(BaseModel):
     offset: int
     total_candidates: int = Field(description="Nombre de passages candidats classés avant pagination.")
     filters: AppliedFilters
+    niveaux_reconnus: list[str] = Field(
+        default_factory=list,
+        description="Niveaux de collectivité reconnus dans la question (ils favorisent les passages qui les concernent).",
+        examples=[["communaute-de-communes"]],
+    )
     build_id: str = Field(description="Identifiant de l'index interrogé.")
     took_ms: float = Field(description="Durée de la recherche en millisecondes.")
     hits: list[SearchHit]

@@ -51,6 +51,8 @@ def _score_line(hit) -> str:  # noqa: ANN001 - indexer.retriever.Hit, imported l
     rank = f", rang {hit.lexical_rank}" if hit.lexical_rank else ""
     parts.append(f"lexical {hit.lexical_score:.2f}{rank}".replace(".", ","))
     parts.append(f"fusion {hit.fused_score:.4f}".replace(".", ","))
+    if hit.level_match:
+        parts.append("niveau de la question")
     return " · ".join(parts)
 
 
@@ -102,7 +104,8 @@ def render_text(result, console: Console) -> None:  # noqa: ANN001 - indexer.ret
     console.print(
         Text(
             f"{shown} résultat(s) sur {result.total_candidates} candidats · {result.took_ms:.0f} ms · "
-            f"mode {result.mode}",
+            f"mode {result.mode}"
+            + (f" · niveaux reconnus : {', '.join(result.query_levels)}" if result.query_levels else ""),
             style="dim",
         )
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from indexer.bundle import build_bundle
@@ -194,3 +196,38 @@ def test_result_serialises_to_json_ready_dicts(retriever: Retriever) -> None:
 def test_matched_terms_are_surface_words() -> None:
     found = matched_terms(["Les Communes exercent des compétences", "commune"], {"commun", "competent"})
     assert found == ["Communes", "compétences", "commune"]
+
+
+def test_level_named_in_the_question_boosts_its_passages(retriever: Retriever) -> None:
+    query = "Le département peut-il établir des réseaux de communications électroniques ?"
+    plain = retriever.search(query, k=12)
+    assert plain.query_levels == ("departement",)
+    plain = Retriever(retriever.bundle, retriever.encoder, replace(retriever.fusion, level_boost=0.0)).search(
+        query, k=12
+    )
+    assert not any(hit.level_match for hit in plain.hits)
+    boost = 0.5
+    boosted = Retriever(
+        retriever.bundle, retriever.encoder, replace(retriever.fusion, level_boost=boost)
+    ).search(query, k=12)
+    base = {hit.passage.id: hit.fused_score for hit in plain.hits}
+    tagged = 0
+    for hit in boosted.hits:
+        is_tagged = "departement" in hit.passage.levels
+        assert hit.level_match == is_tagged
+        expected = base[hit.passage.id] * (1 + boost if is_tagged else 1.0)
+        assert hit.fused_score == pytest.approx(expected)
+        tagged += is_tagged
+    assert tagged == 2  # L1425-1 and handicap-2005/47
+    scores = [hit.score for hit in boosted.hits]
+    assert scores == sorted(scores, reverse=True)
+    assert boosted.to_dict()["query_levels"] == ["departement"]
+
+
+def test_questions_naming_no_level_are_not_boosted(retriever: Retriever) -> None:
+    boosted = Retriever(retriever.bundle, retriever.encoder, replace(retriever.fusion, level_boost=1.0))
+    result = boosted.search("collecte des déchets", k=5)
+    assert result.query_levels == ()
+    assert not any(hit.level_match for hit in result.hits)
+    dense = boosted.search("Le département et les réseaux", k=5, mode="dense")
+    assert [h.score for h in dense.hits] == [h.dense_score for h in dense.hits]  # the boost is hybrid-only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.tagging import load_taxonomy, tag_article
+from indexer.tagging import levels_named, load_taxonomy, tag_article
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +64,19 @@ def test_taxonomy_has_the_issue_vocabulary() -> None:
     assert len(taxonomy.levels) == 14 and len(taxonomy.themes) == 14
     assert {"commune", "metropole-du-grand-paris", "etat", "statut-particulier"} <= set(taxonomy.level_ids())
     assert {"gemapi", "numerique-donnees", "finances"} <= set(taxonomy.theme_ids())
+
+
+@pytest.mark.parametrize(
+    ("question", "levels"),
+    [
+        ("Ma communauté de communes doit-elle reprendre l'eau potable ?", ["communaute-de-communes"]),
+        ("La gestion des eaux pluviales relève-t-elle de l'agglo ?", ["communaute-d-agglomeration"]),
+        ("Une petite commune peut-elle déléguer sa voirie à l'interco ?", ["commune", "epci-fp"]),
+        ("Les communes membres de la métropole votent-elles le budget ?", ["metropole"]),
+        ("Qui entretient les routes départementales ?", ["departement"]),
+        ("Le conseil régional finance-t-il les lycées ?", ["region"]),
+        ("Quelles obligations pour les sites internet publics ?", []),
+    ],
+)
+def test_levels_named_in_questions(question: str, levels: list[str]) -> None:
+    assert levels_named(question) == levels
