@@ -2,8 +2,8 @@
 
     python -m evaluations.tune_fusion --gold evaluations/datasets/qfq-dev
 
-Two stages: the fusion grid (method, RRF k, weights, depth) without level boost, then the level boosts
-tried on the best settings of the first stage. Prints one line per setting, best nDCG@10 first; the chosen
+Two stages: the fusion grid (method, RRF k, weights, depth) without priors, then the priors (level boost,
+territory and regulatory penalties) tried together on the best settings of the first stage. Prints one line per setting, best nDCG@10 first; the chosen
 values then become the `FusionParams` defaults.
 """
 
@@ -28,23 +28,48 @@ TUNING_SPLIT = "dev"
 RRF_K = (5.0, 10.0, 20.0, 40.0, 60.0, 100.0)
 RRF_WEIGHTS = ((1.0, 1.0), (1.0, 0.75), (1.0, 0.5), (1.0, 0.25), (0.75, 1.0), (0.5, 1.0))
 LINEAR_WEIGHTS = ((1.0, 0.1), (1.0, 0.2), (1.0, 0.3), (1.0, 0.5), (1.0, 0.75), (1.0, 1.0))
-DEPTHS = (50, 100, 200)
-LEVEL_BOOSTS = (0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
-BOOSTED_SETTINGS = 5  # best first-stage settings tried with each level boost
+DEPTHS = (100, 200)
+LEVEL_BOOSTS = (0.0, 0.2, 0.5)
+TERRITORY_PENALTIES = (0.0, 0.5)
+REGULATORY_PENALTIES = (0.0, 0.3, 0.5, 0.7)
+NO_PRIORS = {"level_boost": 0.0, "territory_penalty": 0.0, "regulatory_penalty": 0.0, "acronyms": True}
+PRIOR_SETTINGS = 3  # best first-stage settings tried with each combination of priors
 
 
 def grid() -> Iterator[FusionParams]:
-    """Every setting tried: weighted RRF over k and weights, linear fusion over weights, each at 3 depths."""
+    """First stage: weighted RRF over k and weights, linear fusion over weights, each at 2 depths."""
     for depth in DEPTHS:
         for rrf_k, (dense, lexical) in itertools.product(RRF_K, RRF_WEIGHTS):
-            yield FusionParams("rrf", rrf_k, dense, lexical, depth)
+            yield FusionParams("rrf", rrf_k, dense, lexical, depth, **NO_PRIORS)
         for dense, lexical in LINEAR_WEIGHTS:
-            yield FusionParams("linear", 60.0, dense, lexical, depth)
+            yield FusionParams("linear", 60.0, dense, lexical, depth, **NO_PRIORS)
+
+
+def with_priors(params: FusionParams) -> Iterator[FusionParams]:
+    """`params` with every combination of level boost, territory penalty and regulatory penalty."""
+    for boost, territory, regulatory in itertools.product(
+        LEVEL_BOOSTS, TERRITORY_PENALTIES, REGULATORY_PENALTIES
+    ):
+        if boost or territory or regulatory:
+            yield replace(
+                params,
+                level_boost=boost,
+                territory_penalty=territory,
+                regulatory_penalty=regulatory,
+            )
 
 
 def describe(params: FusionParams) -> str:
     """Short French label of a setting."""
-    boost = f" bonus niveau={params.level_boost:g}" if params.level_boost else ""
+    boost = "".join(
+        f" {label}={value:g}"
+        for label, value in (
+            ("bonus niveau", params.level_boost),
+            ("malus territoire", params.territory_penalty),
+            ("malus réglementaire", params.regulatory_penalty),
+        )
+        if value
+    )
     if params.method == "rrf":
         return (
             f"rrf k={params.rrf_k:g} dense={params.dense_weight:g} lexical={params.lexical_weight:g} "
@@ -81,10 +106,8 @@ def tune(base: Retriever, gold_folder: Path, k: int = 10) -> list[tuple[FusionPa
         return results
 
     first = best_first(score(list(grid()), "fusion"))
-    boosted = [
-        replace(params, level_boost=boost) for params, _ in first[:BOOSTED_SETTINGS] for boost in LEVEL_BOOSTS
-    ]
-    return best_first(first + score(boosted, "bonus"))
+    priors = [setting for params, _ in first[:PRIOR_SETTINGS] for setting in with_priors(params)]
+    return best_first(first + score(priors, "a priori"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer.acronyms import Expansion, expand_acronyms
 from indexer.article_refs import ArticleResolver
 from indexer.bundle import Bundle, load_bundle
 from indexer.encoder import Encoder, load_encoder
@@ -22,10 +23,18 @@ from indexer.lexical import query_tokens
 from indexer.models import Passage, Status
 from indexer.settings import Settings
 from indexer.tagging import Taxonomy, levels_named, load_taxonomy
-from indexer.textnorm import analyze
+from indexer.textnorm import analyze, fold
 
 MODES = ("hybrid", "dense", "lexical")
 _MASK_CACHE_SIZE = 256
+# Headings of the provisions written for particular territories, matched on folded text (see `fold`).
+TERRITORIAL_REGIME = re.compile(
+    r"outre-mer|polynesie|nouvelle-caledonie|saint-barthelemy|saint-martin|saint-pierre-et-miquelon|"
+    r"mayotte|wallis|guyane|martinique|guadeloupe|la reunion|\bcorse\b|alsace|moselle|bas-rhin|haut-rhin"
+)
+_REGULATORY = re.compile(r"^(?:R|D)\*?\d|^Annexe", re.IGNORECASE)
+# CGCT parts 6 and 7 (articles LO6…, L7…) are the overseas collectivities, headings or not.
+_CGCT_TERRITORIAL = re.compile(r"^(?:LO|L|R|D)[67]")
 _SURFACE_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 
 
@@ -41,12 +50,23 @@ class FusionParams:
     near-identical articles (L5214-16 and L5216-5) does not.
     """
 
+    # Defaults: the best setting of `python -m evaluations.tune_fusion --gold evaluations/datasets/qfq-dev`
+    # on the dev split (nDCG@10 0.6789 against 0.6026 for RRF k=60 with equal weights and no priors), see
+    # evaluations/results/tuning-dev.txt.
     method: str = "rrf"
-    rrf_k: float = 60.0
+    rrf_k: float = 5.0
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    lexical_weight: float = 0.5
     depth: int = 100  # candidates taken from each list
-    level_boost: float = 0.0
+    level_boost: float = 0.0  # tried at 0.2 and 0.5: no gain on dev
+    # Fused score of a passage written for one territory (overseas, Corsica, Alsace-Moselle: see
+    # `TERRITORIAL_REGIME`) multiplied by 1 - territory_penalty unless the question names such a territory:
+    # those chapters repeat the general rules almost word for word and crowd out the general articles.
+    territory_penalty: float = 0.5
+    # Fused score of a regulatory article of a code (R…, D…, annexes) multiplied by 1 - regulatory_penalty:
+    # who does what is set by the legislative article (L…), which decrees only carry out.
+    regulatory_penalty: float = 0.7
+    acronyms: bool = True  # spell out the acronyms of the question (`corpus/sigles.toml`) in every mode
 
     def __post_init__(self) -> None:
         if self.method not in ("rrf", "linear"):
@@ -118,6 +138,7 @@ class SearchResult:
     offset: int = 0
     filters: SearchFilters = field(default_factory=SearchFilters)
     query_levels: tuple[str, ...] = ()  # levels of government the question names
+    acronyms: tuple[tuple[str, str], ...] = ()  # (acronym, expansion) added to the question
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +148,7 @@ class SearchResult:
             "total_candidates": self.total_candidates,
             "took_ms": round(self.took_ms, 2),
             "query_levels": list(self.query_levels),
+            "acronyms": [{"acronym": a, "expansion": e} for a, e in self.acronyms],
             "filters": {
                 "levels": list(self.filters.levels),
                 "themes": list(self.filters.themes),
@@ -171,6 +193,7 @@ class _Ranked:
     dense_rank: dict[int, int]
     lexical_rank: dict[int, int]
     boosted: np.ndarray | None = None  # passages tagged with a level the question names
+    penalised: np.ndarray | None = None  # fused-score factor of each passage (territory, regulatory)
     fused: dict[int, float] = field(default_factory=dict)
     ranking: dict[int, float] = field(default_factory=dict)  # the score the mode sorts by
     ordered: list[int] = field(default_factory=list)
@@ -185,7 +208,7 @@ class Retriever:
         Args:
             bundle: a loaded bundle (see `indexer.bundle.load_bundle`).
             encoder: the query encoder (same model as the bundle).
-            fusion: fusion parameters (defaults: weighted RRF, k = 60, equal weights).
+            fusion: fusion parameters (defaults: tuned on the dev split, see `FusionParams`).
         """
         self.bundle = bundle
         self.encoder = encoder
@@ -201,6 +224,11 @@ class Retriever:
         self._date_debut = np.array([r["date_debut"] or "" for r in rows], dtype="U10")
         self._date_fin = np.array([r["date_fin"] or "" for r in rows], dtype="U10")
         self._levels = self._tag_masks(json.loads(r["levels"]) for r in rows)
+        self._regulatory = np.array(
+            [r["kind"] == "code" and bool(_REGULATORY.match(str(r["article"]))) for r in rows],
+            dtype=np.bool_,
+        )
+        self._territorial = _territorial_mask(rows)
         self._themes = self._tag_masks(json.loads(r["themes"]) for r in rows)
         self._documents = bundle.store.documents()
         articles = {(str(r["doc_key"]), str(r["article"])) for r in rows}
@@ -374,12 +402,14 @@ class Retriever:
         filters = filters or SearchFilters()
         allowed = self.mask(filters)
         depth = max(self.fusion.depth, (offset + k) * (3 if group_by_article else 1))
-        tokens = query_tokens(text)
+        expansion = self._expand(text)
+        tokens = query_tokens(expansion.text)
         query_vector = None
         if mode != "lexical":
-            query_vector = np.asarray(self.encoder.encode_queries([text]), dtype=np.float32)[0]
+            query_vector = np.asarray(self.encoder.encode_queries([expansion.text]), dtype=np.float32)[0]
         levels = tuple(levels_named(text, self._taxonomy)) if self._taxonomy else ()
-        ranked = self._rank(mode, tokens, query_vector, allowed, depth, self._level_mask(levels))
+        penalised = self._penalties(text)
+        ranked = self._rank(mode, tokens, query_vector, allowed, depth, self._level_mask(levels), penalised)
         named = self._named_rows(text, allowed)
         if named:
             self._put_first(ranked, named, mode, query_vector)
@@ -394,7 +424,27 @@ class Retriever:
             offset=offset,
             filters=filters,
             query_levels=levels,
+            acronyms=expansion.acronyms,
         )
+
+    def _expand(self, question: str) -> Expansion:
+        if not self.fusion.acronyms:
+            return Expansion(question, ())
+        try:
+            return expand_acronyms(question)
+        except (OSError, ValueError):
+            # Without a readable table the question is searched as typed.
+            return Expansion(question, ())
+
+    def _penalties(self, question: str) -> np.ndarray | None:
+        """Fused-score factor of every passage (1 where no penalty applies), or None when none does."""
+        params = self.fusion
+        factor = np.ones(self._n, dtype=np.float64)
+        if params.territory_penalty and not TERRITORIAL_REGIME.search(fold(question)):
+            factor[self._territorial] *= 1.0 - params.territory_penalty
+        if params.regulatory_penalty:
+            factor[self._regulatory] *= 1.0 - params.regulatory_penalty
+        return factor if (params.territory_penalty or params.regulatory_penalty) else None
 
     def _level_mask(self, levels: Sequence[str]) -> np.ndarray | None:
         """Passages tagged with one of `levels`, or None when nothing is named or there is no boost."""
@@ -411,6 +461,7 @@ class Retriever:
         allowed: np.ndarray,
         depth: int,
         boosted: np.ndarray | None = None,
+        penalised: np.ndarray | None = None,
     ) -> _Ranked:
         """Dense and lexical candidate lists, their union and its order for the mode."""
         lexical_all = self.bundle.lexical.scores(tokens)
@@ -428,6 +479,7 @@ class Retriever:
             dense_rank={row: i + 1 for i, row in enumerate(dense_ids)},
             lexical_rank={row: i + 1 for i, row in enumerate(lexical_ids)},
             boosted=boosted,
+            penalised=penalised,
         )
         self._score(ranked, candidates, mode)
         ranked.ordered = sorted(candidates, key=lambda row: (-ranked.ranking[row], row))
@@ -526,6 +578,9 @@ class Retriever:
             for row in rows:
                 if ranked.boosted[row]:
                     fused[row] *= factor
+        if ranked.penalised is not None:
+            for row in rows:
+                fused[row] *= float(ranked.penalised[row])
         return fused
 
     def _named_rows(self, query: str, allowed: np.ndarray) -> list[int]:
@@ -536,6 +591,20 @@ class Retriever:
                     if allowed[row] and row not in rows:
                         rows.append(row)
         return rows
+
+
+def _territorial_mask(rows: Sequence[Any]) -> np.ndarray:
+    """Passages written for one territory: a heading names it, or a CGCT article of parts 6 and 7."""
+    by_path: dict[str, bool] = {}  # heading paths repeat across the articles of a chapter
+    mask = np.zeros(len(rows), dtype=np.bool_)
+    for i, r in enumerate(rows):
+        path = r["heading_path"] or "[]"
+        found = by_path.get(path)
+        if found is None:
+            found = bool(TERRITORIAL_REGIME.search(fold(" ".join(json.loads(path)))))
+            by_path[path] = found
+        mask[i] = found or (r["doc_key"] == "cgct" and bool(_CGCT_TERRITORIAL.match(str(r["article"]))))
+    return mask
 
 
 def _top_positive(scores: np.ndarray, k: int) -> np.ndarray:

@@ -239,7 +239,7 @@ class PassageStore:
         """Per-row metadata used to build filter masks, in rowid order."""
         return self._query(
             "SELECT rowid, id, doc_key, kind, article, article_id, status, date_debut, date_fin, "
-            "levels, themes FROM passages ORDER BY rowid"
+            "levels, themes, heading_path FROM passages ORDER BY rowid"
         )
 
     def documents(self) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from service.schemas import (
     SearchHit,
     SearchParams,
     SearchResponse,
+    SigleOut,
 )
 
 
@@ -128,6 +129,7 @@ def search_response(result: SearchResult, params: SearchParams, build_id: str) -
             date=result.filters.date,
         ),
         niveaux_reconnus=list(result.query_levels),
+        sigles_developpes=[SigleOut(sigle=a, developpement=e) for a, e in result.acronyms],
         build_id=build_id,
         took_ms=round(result.took_ms, 2),
         hits=[hit_out(hit, result.offset + i + 1) for i, hit in enumerate(result.hits)],

@@ -186,6 +186,13 @@ class AppliedFilters(BaseModel):
     date: str | None
 
 
+class SigleOut(BaseModel):
+    """An acronym of the question and its expansion."""
+
+    sigle: str = Field(examples=["GEMAPI"])
+    developpement: str = Field(examples=["gestion des milieux aquatiques et prévention des inondations"])
+
+
 class SearchResponse(BaseModel):
     """A page of results."""
 
@@ -199,6 +206,10 @@ class SearchResponse(BaseModel):
         default_factory=list,
         description="Niveaux de collectivité reconnus dans la question (ils favorisent les passages qui les concernent).",
         examples=[["communaute-de-communes"]],
+    )
+    sigles_developpes: list[SigleOut] = Field(
+        default_factory=list,
+        description="Sigles de la question développés avant la recherche (corpus/sigles.toml).",
     )
     build_id: str = Field(description="Identifiant de l'index interrogé.")
     took_ms: float = Field(description="Durée de la recherche en millisecondes.")

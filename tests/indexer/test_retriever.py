@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from conftest import make_passage, sample_passages
 
 from indexer.bundle import build_bundle
 from indexer.encoder import FakeEncoder
@@ -231,3 +232,49 @@ def test_questions_naming_no_level_are_not_boosted(retriever: Retriever) -> None
     assert not any(hit.level_match for hit in result.hits)
     dense = boosted.search("Le département et les réseaux", k=5, mode="dense")
     assert [h.score for h in dense.hits] == [h.dense_score for h in dense.hits]  # the boost is hybrid-only
+
+
+def test_regulatory_articles_and_territorial_chapters_are_penalised(
+    settings: Settings, documents: list[Document]
+) -> None:
+    decree = make_passage(
+        "cgct",
+        "R2224-24",
+        "La collecte des déchets des ménages est organisée par arrêté dans les communes.",
+        levels=["commune"],
+    )
+    overseas = make_passage(
+        "cgct",
+        "L2573-30",
+        "Les communes de la Polynésie française assurent la collecte des déchets des ménages.",
+        levels=["commune"],
+    )
+    overseas.heading_path[:] = ["Partie législative", "CHAPITRE III : Communes de la Polynésie française"]
+    encoder = FakeEncoder(64)
+    build_bundle(settings, [*sample_passages(), decree, overseas], documents, encoder)
+    bundle = Retriever.open(settings, encoder).bundle
+
+    def fused(question: str, **params: float) -> dict[str, float]:
+        result = Retriever(bundle, encoder, FusionParams(**params)).search(question, k=20)
+        return {hit.passage.id: hit.fused_score for hit in result.hits}
+
+    query = "collecte des déchets des ménages"
+    before = fused(query)
+    after = fused(query, regulatory_penalty=0.5, territory_penalty=0.25)
+    assert after["cgct/R2224-24"] == pytest.approx(before["cgct/R2224-24"] * 0.5)
+    assert after["cgct/L2573-30"] == pytest.approx(before["cgct/L2573-30"] * 0.75)
+    assert after["cgct/L2224-13"] == pytest.approx(before["cgct/L2224-13"])
+    # A question that names the territory is not penalised for it.
+    named = query + " en Polynésie française"
+    assert fused(named, territory_penalty=0.25) == pytest.approx(fused(named))
+
+
+def test_acronyms_are_spelled_out_in_every_mode(retriever: Retriever) -> None:
+    result = retriever.search("Que doit faire un EPCI ?", k=5, mode="lexical")
+    assert [a for a, _ in result.acronyms] == ["EPCI"]
+    assert result.to_dict()["acronyms"][0]["expansion"].startswith("établissement public")
+    # "EPCI" is written nowhere: only its expansion finds the articles on intercommunal bodies.
+    assert "cgct/L2224-13" in _ids(result)
+    plain = Retriever(retriever.bundle, retriever.encoder, replace(retriever.fusion, acronyms=False))
+    unexpanded = plain.search("Que doit faire un EPCI ?", k=5, mode="lexical")
+    assert unexpanded.acronyms == () and "cgct/L2224-13" not in _ids(unexpanded)

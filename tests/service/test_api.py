@@ -170,3 +170,19 @@ def test_openapi_has_stable_operation_ids_and_examples(client: TestClient) -> No
     q = next(p for p in search["parameters"] if p["name"] == "q")
     assert q["schema"]["maxLength"] == 500 and q["schema"]["minLength"] == 1
     assert {"400", "413", "422", "429", "503"} <= set(search["responses"])
+
+
+def test_search_reports_acronyms_and_levels_recognised(client: TestClient) -> None:
+    payload = client.get(
+        "/v1/search", params={"q": "La GEMAPI est-elle une compétence de l'agglo ?", "k": 3}
+    ).json()
+    assert payload["sigles_developpes"] == [
+        {
+            "sigle": "GEMAPI",
+            "developpement": "gestion des milieux aquatiques et prévention des inondations",
+        }
+    ]
+    assert payload["niveaux_reconnus"] == ["communaute-d-agglomeration"]
+    assert all(isinstance(hit["level_match"], bool) for hit in payload["hits"])
+    plain = client.get("/v1/search", params={"q": "collecte des déchets", "k": 3}).json()
+    assert plain["sigles_developpes"] == [] and plain["niveaux_reconnus"] == []
