@@ -91,6 +91,12 @@ class Report:
         return data
 
 
+def _query_encoder(retriever: Retriever) -> str:
+    encoder = getattr(retriever.encoder, "inner", retriever.encoder)  # under the caching wrapper
+    queries = getattr(encoder, "queries", encoder)  # SplitEncoder: the question encoder
+    return str(getattr(queries, "model_id", ""))
+
+
 def bundle_summary(retriever: Retriever) -> dict[str, Any]:
     """What the results were measured on: build id, model, passage and document counts, subset."""
     manifest = retriever.manifest
@@ -102,6 +108,7 @@ def bundle_summary(retriever: Retriever) -> dict[str, Any]:
         "built_at": manifest.get("built_at"),
         "model": model.get("id"),
         "backend": model.get("backend"),
+        "query_encoder": _query_encoder(retriever),
         "dimension": model.get("dimension"),
         "passages": counts.get("passages"),
         "articles": counts.get("articles"),
@@ -225,9 +232,9 @@ def results_markdown(report: Report, command: str = "") -> str:
         "",
         "## Index",
         "",
-        "| build | modèle | moteur | dimension | passages | articles | documents | sous-ensemble |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| {b.get('build_id')} | {b.get('model')} | {b.get('backend')} | {b.get('dimension')} | "
+        "| build | modèle | moteur | questions encodées par | dimension | passages | articles | documents | sous-ensemble |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {b.get('build_id')} | {b.get('model')} | {b.get('backend')} | {b.get('query_encoder')} | {b.get('dimension')} | "
         f"{b.get('passages')} | {b.get('articles')} | {b.get('documents')} | {only} |",
         "",
         "Fusion : " + ", ".join(f"{key} = {value}" for key, value in report.fusion.items()) + ".",

@@ -92,11 +92,61 @@ class FakeEncoder:
         return vectors
 
 
+class SplitEncoder:
+    """Passages with one encoder, questions with a faster variant of the same weights.
+
+    The index records the passage encoder's model id and weights hash, so a bundle built with the float32
+    torch model is served with int8 ONNX question vectors (cosine >= 0.998 to float32; nDCG@10 on the
+    public gold set within 0.01, see README).
+    """
+
+    def __init__(self, passages: Encoder, queries: Encoder) -> None:
+        if passages.dim != queries.dim:
+            raise ValueError("the two encoders must give vectors of the same dimension")
+        self.passages = passages
+        self.queries = queries
+
+    @property
+    def model_id(self) -> str:
+        return self.passages.model_id
+
+    @property
+    def weights_hash(self) -> str:
+        return self.passages.weights_hash
+
+    @property
+    def dim(self) -> int:
+        return self.passages.dim
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.queries.encode_queries(texts)
+
+    def encode_passages(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> np.ndarray:
+        return self.passages.encode_passages(texts, batch_size=batch_size, progress=progress)
+
+
 def load_encoder(settings: Settings) -> Encoder:
-    """Build the encoder the settings name (`QFQ_MODEL`, `QFQ_MODEL_BACKEND`)."""
+    """Build the encoder the settings name (`QFQ_MODEL`, `QFQ_MODEL_BACKEND`, `QFQ_QUERY_BACKEND`).
+
+    For the packaged model, questions are encoded by the `QFQ_QUERY_BACKEND` variant when it differs from
+    the passages' one; other models encode both with `QFQ_MODEL_BACKEND`.
+    """
     if settings.model.startswith("fake"):
         dim = int(settings.model.split("-")[-1]) if settings.model.count("-") else 64
         return FakeEncoder(dim)
+    from indexer.packaged_model import PACKAGED_MODEL
     from indexer.st_encoder import load_sentence_transformer_encoder
 
-    return load_sentence_transformer_encoder(settings)
+    encoder = load_sentence_transformer_encoder(settings)
+    if settings.model != PACKAGED_MODEL or settings.query_backend == settings.model_backend:
+        return encoder
+    queries = load_sentence_transformer_encoder(
+        settings.model_copy(update={"model_backend": settings.query_backend})
+    )
+    return SplitEncoder(encoder, queries)

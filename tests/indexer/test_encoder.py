@@ -7,7 +7,7 @@ import inspect
 import numpy as np
 import pytest
 
-from indexer.encoder import Encoder, FakeEncoder, load_encoder
+from indexer.encoder import Encoder, FakeEncoder, SplitEncoder, load_encoder
 from indexer.onnx_encoder import OnnxEncoder
 from indexer.settings import Settings
 from indexer.st_encoder import SentenceTransformerEncoder, folder_prefixes
@@ -80,3 +80,28 @@ def test_folder_prefixes_prefer_the_folder_prompts(tmp_path) -> None:
     empty.mkdir()
     assert folder_prefixes(empty, "intfloat/multilingual-e5-base") == ("query: ", "passage: ")
     assert folder_prefixes(empty, "sentence-transformers/all-MiniLM-L6-v2") == ("", "")
+
+
+def test_split_encoder_takes_its_identity_from_the_passage_encoder() -> None:
+    passages, queries = FakeEncoder(32), FakeEncoder(32)
+    split = SplitEncoder(passages, queries)
+    assert isinstance(split, Encoder)
+    assert (split.model_id, split.weights_hash, split.dim) == (
+        passages.model_id,
+        passages.weights_hash,
+        32,
+    )
+    assert np.array_equal(split.encode_queries(["le maire"]), queries.encode_queries(["le maire"]))
+    done: list[int] = []
+    vectors = split.encode_passages(["la commune", "le département"], progress=done.append)
+    assert vectors.shape == (2, 32) and sum(done) == 2
+    with pytest.raises(ValueError):
+        SplitEncoder(FakeEncoder(32), FakeEncoder(64))
+
+
+def test_query_backend_setting_is_checked() -> None:
+    assert Settings().query_backend == "onnx"
+    with pytest.raises(ValueError, match="QFQ_QUERY_BACKEND"):
+        Settings(query_backend="gpu")
+    # A fake model ignores it.
+    assert isinstance(load_encoder(Settings(model="fake-16", query_backend="torch")), FakeEncoder)
