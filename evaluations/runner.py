@@ -14,7 +14,7 @@ import numpy as np
 
 from evaluations.gold import GoldSplit
 from evaluations.metrics import METRICS, dedup_to_units, evaluate
-from indexer.encoder import Encoder, ProgressCallback
+from indexer.encoder import Encoder, SplitEncoder
 from indexer.errors import QfqError
 from indexer.retriever import MODES, FusionParams, Retriever
 from indexer.settings import Settings
@@ -25,24 +25,13 @@ MIN_FETCH = 50
 Progress = Callable[[int, int], None]
 
 
-class CachingEncoder:
+class CachingEncoder(SplitEncoder):
     """Wraps an encoder and remembers query vectors, so several modes or fusion settings encode once."""
 
     def __init__(self, inner: Encoder) -> None:
+        super().__init__(inner, inner)
         self.inner = inner
         self._queries: dict[str, np.ndarray] = {}
-
-    @property
-    def model_id(self) -> str:
-        return self.inner.model_id
-
-    @property
-    def weights_hash(self) -> str:
-        return self.inner.weights_hash
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
@@ -50,15 +39,6 @@ class CachingEncoder:
             vectors = np.asarray(self.inner.encode_queries(missing), dtype=np.float32)
             self._queries.update(zip(missing, vectors, strict=True))
         return np.stack([self._queries[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def encode_passages(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> np.ndarray:
-        return self.inner.encode_passages(texts, batch_size=batch_size, progress=progress)
 
 
 @dataclass

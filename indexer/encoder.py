@@ -93,7 +93,7 @@ class FakeEncoder:
 
 
 class SplitEncoder:
-    """Passages with one encoder, questions with a faster variant of the same weights.
+    """Passages with one encoder, questions with another (a faster variant of the same weights).
 
     The index records the passage encoder's model id and weights hash, so a bundle built with the float32
     torch model is served with int8 ONNX question vectors (cosine >= 0.998 to float32; nDCG@10 on the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.errors import ConfigError
@@ -74,18 +74,11 @@ class Settings(BaseSettings):
         description="URL de base de l'API Légifrance (bac à sable ou production).",
     )
 
-    @field_validator("model_backend")
+    @field_validator("model_backend", "query_backend")
     @classmethod
-    def _known_backend(cls, value: str) -> str:
+    def _known_backend(cls, value: str, info: ValidationInfo) -> str:
         if value not in {"torch", "onnx"}:
-            raise ValueError("QFQ_MODEL_BACKEND doit valoir 'torch' ou 'onnx'")
-        return value
-
-    @field_validator("query_backend")
-    @classmethod
-    def _known_query_backend(cls, value: str) -> str:
-        if value not in {"torch", "onnx"}:
-            raise ValueError("QFQ_QUERY_BACKEND doit valoir 'torch' ou 'onnx'")
+            raise ValueError(f"QFQ_{str(info.field_name).upper()} doit valoir 'torch' ou 'onnx'")
         return value
 
     @property
