@@ -32,7 +32,7 @@ DEPTHS = (100, 200)
 LEVEL_BOOSTS = (0.0, 0.2, 0.5)
 TERRITORY_PENALTIES = (0.0, 0.5)
 REGULATORY_PENALTIES = (0.0, 0.3, 0.5, 0.7)
-NO_PRIORS = {"level_boost": 0.0, "territory_penalty": 0.0, "regulatory_penalty": 0.0, "acronyms": True}
+NO_PRIORS = FusionParams(level_boost=0.0, territory_penalty=0.0, regulatory_penalty=0.0, acronyms=True)
 PRIOR_SETTINGS = 3  # best first-stage settings tried with each combination of priors
 
 
@@ -40,9 +40,16 @@ def grid() -> Iterator[FusionParams]:
     """First stage: weighted RRF over k and weights, linear fusion over weights, each at 2 depths."""
     for depth in DEPTHS:
         for rrf_k, (dense, lexical) in itertools.product(RRF_K, RRF_WEIGHTS):
-            yield FusionParams("rrf", rrf_k, dense, lexical, depth, **NO_PRIORS)
+            yield replace(NO_PRIORS, rrf_k=rrf_k, dense_weight=dense, lexical_weight=lexical, depth=depth)
         for dense, lexical in LINEAR_WEIGHTS:
-            yield FusionParams("linear", 60.0, dense, lexical, depth, **NO_PRIORS)
+            yield replace(
+                NO_PRIORS,
+                method="linear",
+                rrf_k=60.0,
+                dense_weight=dense,
+                lexical_weight=lexical,
+                depth=depth,
+            )
 
 
 def with_priors(params: FusionParams) -> Iterator[FusionParams]:

@@ -208,3 +208,17 @@ def test_check_prints_ok_then_fail_with_the_expected_value(
     assert "autre-modele" in fail_lines[0]
     assert "ndcg@10" in fail_lines[1] and f"attendu {wrong['ndcg@10']:.4f}" in fail_lines[1]
     assert "amélioration" in fail_lines[1]
+
+
+def test_tuning_tries_the_fusion_grid_without_priors_then_every_prior() -> None:
+    from evaluations.tune_fusion import grid, with_priors
+
+    first = list(grid())
+    assert len(first) == len(set(first)) == 84
+    assert all(p.level_boost == p.territory_penalty == p.regulatory_penalty == 0.0 for p in first)
+    priors = list(with_priors(first[0]))
+    assert len(priors) == len(set(priors)) == 23  # 3 x 2 x 4 combinations, less the one without priors
+    assert all(p.level_boost or p.territory_penalty or p.regulatory_penalty for p in priors)
+    assert {(p.rrf_k, p.dense_weight, p.lexical_weight, p.depth) for p in priors} == {
+        (first[0].rrf_k, first[0].dense_weight, first[0].lexical_weight, first[0].depth)
+    }
