@@ -40,6 +40,39 @@ class Encoder(Protocol):
     ) -> np.ndarray: ...
 
 
+class ModelEncoder:
+    """Identity (model id, weights hash, dimension), batch size and prefixes of a real model's encoder."""
+
+    def __init__(
+        self,
+        *,
+        model_id: str,
+        weights_hash: str,
+        dim: int,
+        batch_size: int,
+        query_prefix: str,
+        passage_prefix: str,
+    ) -> None:
+        self._model_id = model_id
+        self._weights_hash = weights_hash
+        self._dim = dim
+        self._batch_size = batch_size
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def weights_hash(self) -> str:
+        return self._weights_hash
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+
 class FakeEncoder:
     """Deterministic hashed bag-of-stems encoder: fast, offline, good enough for unit tests.
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.encoder import ProgressCallback
+from indexer.encoder import ModelEncoder, ProgressCallback
 from indexer.errors import ModelError
 
 
-class OnnxEncoder:
+class OnnxEncoder(ModelEncoder):
     """`Encoder` over an ONNX graph whose output is the pooled, L2-normalised embedding."""
 
     def __init__(
@@ -52,24 +52,14 @@ class OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length)
         self._tokenizer.no_padding()
-        self._model_id = model_id
-        self._weights_hash = weights_hash
-        self._dim = dim
-        self._batch_size = batch_size
-        self._query_prefix = query_prefix
-        self._passage_prefix = passage_prefix
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def weights_hash(self) -> str:
-        return self._weights_hash
-
-    @property
-    def dim(self) -> int:
-        return self._dim
+        super().__init__(
+            model_id=model_id,
+            weights_hash=weights_hash,
+            dim=dim,
+            batch_size=batch_size,
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+        )
 
     def token_ids(self, text: str, *, query: bool = False) -> list[int]:
         """The ids fed to the model for `text` (prefix and special tokens included)."""

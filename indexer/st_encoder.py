@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.encoder import Encoder, ProgressCallback
+from indexer.encoder import Encoder, ModelEncoder, ProgressCallback
 from indexer.errors import ModelError
 from indexer.packaged_model import (
     PACKAGED_MODEL,
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".pt", ".pth")
 
 
-class SentenceTransformerEncoder:
+class SentenceTransformerEncoder(ModelEncoder):
     """`Encoder` over a loaded `SentenceTransformer`, adding the model's query / passage prefixes."""
 
     def __init__(
@@ -51,31 +51,21 @@ class SentenceTransformerEncoder:
         query_prefix: str,
         passage_prefix: str,
     ) -> None:
-        self._model = model
-        self._model_id = model_id
-        self._weights_hash = weights_hash
-        self._batch_size = batch_size
-        self._query_prefix = query_prefix
-        self._passage_prefix = passage_prefix
         dim = model.get_embedding_dimension()
         if not dim:
             raise ModelError(
                 f"Le modèle {model_id} n'indique pas la dimension de ses vecteurs.",
                 code="modele_invalide",
             )
-        self._dim = int(dim)
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def weights_hash(self) -> str:
-        return self._weights_hash
-
-    @property
-    def dim(self) -> int:
-        return self._dim
+        super().__init__(
+            model_id=model_id,
+            weights_hash=weights_hash,
+            dim=int(dim),
+            batch_size=batch_size,
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+        )
+        self._model = model
 
     @property
     def model(self) -> Any:
