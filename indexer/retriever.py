@@ -243,6 +243,7 @@ class Retriever:
             "kinds": sorted(set(self._kinds.tolist())),
         }
         self._masks: dict[SearchFilters, np.ndarray] = {}
+        self._factors: dict[tuple[float, float], np.ndarray] = {}  # see `_penalties`
         self._lock = threading.Lock()
 
     @classmethod
@@ -439,12 +440,19 @@ class Retriever:
     def _penalties(self, question: str) -> np.ndarray | None:
         """Fused-score factor of every passage (1 where no penalty applies), or None when none does."""
         params = self.fusion
-        factor = np.ones(self._n, dtype=np.float64)
-        if params.territory_penalty and not TERRITORIAL_REGIME.search(fold(question)):
-            factor[self._territorial] *= 1.0 - params.territory_penalty
-        if params.regulatory_penalty:
+        territory = params.territory_penalty if not TERRITORIAL_REGIME.search(fold(question)) else 0.0
+        if not territory and not params.regulatory_penalty:
+            return None
+        key = (territory, params.regulatory_penalty)
+        factor = self._factors.get(key)
+        if factor is None:
+            # Two arrays at most per fusion setting (the question names a territory or not), built once.
+            factor = np.ones(self._n, dtype=np.float64)
+            factor[self._territorial] *= 1.0 - territory
             factor[self._regulatory] *= 1.0 - params.regulatory_penalty
-        return factor if (params.territory_penalty or params.regulatory_penalty) else None
+            factor.setflags(write=False)
+            self._factors[key] = factor
+        return factor
 
     def _level_mask(self, levels: Sequence[str]) -> np.ndarray | None:
         """Passages tagged with one of `levels`, or None when nothing is named or there is no boost."""
