@@ -95,3 +95,28 @@ def test_real_hits_carry_score_components_and_respect_filters(real_retriever: Re
     assert "abroge" not in statuses
     everything = real_retriever.search("déchets", k=50, filters=SearchFilters(include_abrogated=True))
     assert len(everything.hits) == 50
+
+
+@pytest.mark.slow
+def test_half_precision_prefilter_on_real_vectors_gives_the_exact_ranking(real_retriever: Retriever) -> None:
+    from indexer.vector_index import FaissFlatIndex
+
+    index = real_retriever.bundle.index
+    assert isinstance(index, FaissFlatIndex)
+    questions = [
+        "Quelles compétences exerce une communauté de communes ?",
+        "collecte et traitement des déchets des ménages",
+        "réseaux de communications électroniques des collectivités",
+    ]
+    vectors = real_retriever.encoder.encode_queries(questions)
+    mask = real_retriever.mask(SearchFilters())
+    before = dict(index.prefilter_stats)
+    index.prefilter_min_vectors = 0
+    try:
+        for vector in vectors:
+            _, exact = index.search(vector[None, :].repeat(5, axis=0), 100, mask)  # a batch: float32 scan
+            _, prefiltered = index.search(vector[None, :], 100, mask)
+            assert prefiltered[0].tolist() == exact[0].tolist()
+    finally:
+        index.prefilter_min_vectors = FaissFlatIndex.PREFILTER_MIN_VECTORS
+    assert index.prefilter_stats["certified"] - before["certified"] == len(questions)

@@ -128,3 +128,71 @@ def test_recall_of_an_index_against_itself_is_one() -> None:
     vectors = _unit_vectors(200, 8)
     index = build_index(vectors, "flat")
     assert recall_at_k(index, index, vectors[:10], k=5) == 1.0
+
+
+def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = _unit_vectors(30, dim, seed=seed + 1)
+    vectors = centres[rng.integers(0, 30, n)] + 0.4 * rng.standard_normal((n, dim)).astype(np.float32)
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_half_precision_prefilter_returns_the_exact_neighbours(with_mask: bool) -> None:
+    vectors = _clustered(3000, 48, seed=20)
+    index = build_index(vectors, "flat")
+    assert isinstance(index, FaissFlatIndex)
+    index.prefilter_min_vectors = 1000  # small test corpus: use the half-precision copy anyway
+    mask = np.random.default_rng(21).random(3000) < 0.7 if with_mask else None
+    queries = _clustered(40, 48, seed=22)
+    for query in queries:
+        scores, ids = index.search(query[None, :], 50, mask)
+        want_scores, want_ids = _brute_force(vectors, query, 50, mask)
+        assert ids[0].tolist() == want_ids.tolist()
+        np.testing.assert_allclose(scores[0], want_scores, rtol=1e-5, atol=1e-5)
+    assert index.prefilter_stats["certified"] > 0
+    assert sum(index.prefilter_stats.values()) == len(queries)
+
+
+def test_prefilter_falls_back_to_the_float32_scan_when_exactness_is_not_proven() -> None:
+    # Near-identical vectors: half precision cannot separate them, the bound cannot prove the top k.
+    rng = np.random.default_rng(23)
+    base = _unit_vectors(1, 16, seed=24)[0]
+    vectors = base + 1e-4 * rng.standard_normal((2000, 16)).astype(np.float32)
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    index = build_index(vectors, "flat")
+    assert isinstance(index, FaissFlatIndex)
+    index.prefilter_min_vectors = 1000
+    query = base + 0.01 * _unit_vectors(1, 16, seed=25)[0]
+    scores, ids = index.search(query[None, :], 20)
+    want_scores, _ = _brute_force(vectors, query, 20)
+    assert index.prefilter_stats["fallback"] == 1
+    # Scores this close tie within float32 rounding: the top scores, not the order of ties, are compared.
+    np.testing.assert_allclose(scores[0], want_scores, atol=1e-6)
+    np.testing.assert_allclose(vectors[ids[0]] @ query, want_scores, atol=1e-6)
+
+
+def test_prefilter_with_fewer_allowed_vectors_than_candidates_pads_and_stays_exact() -> None:
+    vectors = _clustered(1500, 16, seed=26)
+    index = build_index(vectors, "flat")
+    assert isinstance(index, FaissFlatIndex)
+    index.prefilter_min_vectors = 1000
+    allowed = np.array([3, 99, 700, 1400])
+    scores, ids = index.search(vectors[99][None, :], 6, allowed)
+    assert ids[0][:4].tolist()[0] == 99 and sorted(ids[0][:4].tolist()) == [3, 99, 700, 1400]
+    assert ids[0][4:].tolist() == [-1, -1] and np.isneginf(scores[0][4:]).all()
+    assert index.prefilter_stats == {"certified": 1, "fallback": 0}
+
+
+def test_prefilter_copy_follows_added_vectors(tmp_path: Path) -> None:
+    vectors = _clustered(2400, 16, seed=27)
+    index = build_index(vectors[:1200], "flat")
+    assert isinstance(index, FaissFlatIndex)
+    index.prefilter_min_vectors = 1000
+    index.search(vectors[:1], 5)
+    index.add(vectors[1200:])
+    _, ids = index.search(vectors[2000][None, :], 1)
+    assert ids[0].tolist() == [2000]
+    index.save(tmp_path / "v.faiss")
+    loaded = load_index(tmp_path / "v.faiss", "flat")
+    assert isinstance(loaded, FaissFlatIndex)
