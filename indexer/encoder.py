@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -125,6 +126,60 @@ class FakeEncoder:
         return vectors
 
 
+class LazyEncoder(ModelEncoder):
+    """An encoder known by its identity until it first encodes, then loaded once by `load`.
+
+    The service encodes only questions (see `SplitEncoder`): the float32 passage model, 470 MB of weights
+    and several seconds of start-up, is loaded only by a build that has passages to embed.
+    """
+
+    def __init__(self, load: Callable[[], Encoder], *, model_id: str, weights_hash: str, dim: int) -> None:
+        super().__init__(
+            model_id=model_id,
+            weights_hash=weights_hash,
+            dim=dim,
+            batch_size=0,
+            query_prefix="",
+            passage_prefix="",
+        )
+        self._load = load
+        self._loaded: Encoder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
+    def encoder(self) -> Encoder:
+        """The loaded encoder (loading it on first call); its identity must be the announced one."""
+        with self._lock:
+            if self._loaded is None:
+                encoder = self._load()
+                if (encoder.model_id, encoder.weights_hash, encoder.dim) != (
+                    self.model_id,
+                    self.weights_hash,
+                    self.dim,
+                ):
+                    raise ValueError(
+                        f"loaded encoder {encoder.model_id} ({encoder.weights_hash[:12]}, {encoder.dim}) is not "
+                        f"the announced {self.model_id} ({self.weights_hash[:12]}, {self.dim})"
+                    )
+                self._loaded = encoder
+            return self._loaded
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder().encode_queries(texts)
+
+    def encode_passages(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> np.ndarray:
+        return self.encoder().encode_passages(texts, batch_size=batch_size, progress=progress)
+
+
 class SplitEncoder:
     """Passages with one encoder, questions with another (a faster variant of the same weights).
 
@@ -168,18 +223,25 @@ def load_encoder(settings: Settings) -> Encoder:
     """Build the encoder the settings name (`QFQ_MODEL`, `QFQ_MODEL_BACKEND`, `QFQ_QUERY_BACKEND`).
 
     For the packaged model, questions are encoded by the `QFQ_QUERY_BACKEND` variant when it differs from
-    the passages' one; other models encode both with `QFQ_MODEL_BACKEND`.
+    the passages' one, and the passage variant is loaded only when passages are encoded (`LazyEncoder`);
+    other models encode both with `QFQ_MODEL_BACKEND`.
     """
     if settings.model.startswith("fake"):
         dim = int(settings.model.split("-")[-1]) if settings.model.count("-") else 64
         return FakeEncoder(dim)
-    from indexer.packaged_model import PACKAGED_MODEL
+    from indexer.packaged_model import PACKAGED_MODEL, prepare_variant
     from indexer.st_encoder import load_sentence_transformer_encoder
 
-    encoder = load_sentence_transformer_encoder(settings)
     if settings.model != PACKAGED_MODEL or settings.query_backend == settings.model_backend:
-        return encoder
+        return load_sentence_transformer_encoder(settings)
+    prepared = prepare_variant(settings, settings.model_backend)
+    passages = LazyEncoder(
+        lambda: load_sentence_transformer_encoder(settings),
+        model_id=prepared.model_id,
+        weights_hash=prepared.weights_hash,
+        dim=prepared.dim,
+    )
     queries = load_sentence_transformer_encoder(
         settings.model_copy(update={"model_backend": settings.query_backend})
     )
-    return SplitEncoder(encoder, queries)
+    return SplitEncoder(passages, queries)

@@ -7,7 +7,7 @@ import inspect
 import numpy as np
 import pytest
 
-from indexer.encoder import Encoder, FakeEncoder, SplitEncoder, load_encoder
+from indexer.encoder import Encoder, FakeEncoder, LazyEncoder, SplitEncoder, load_encoder
 from indexer.onnx_encoder import OnnxEncoder
 from indexer.settings import Settings
 from indexer.st_encoder import SentenceTransformerEncoder, folder_prefixes
@@ -105,3 +105,25 @@ def test_query_backend_setting_is_checked() -> None:
         Settings(query_backend="gpu")
     # A fake model ignores it.
     assert isinstance(load_encoder(Settings(model="fake-16", query_backend="torch")), FakeEncoder)
+
+
+def test_lazy_encoder_loads_once_on_first_use_and_checks_the_identity() -> None:
+    real = FakeEncoder(32)
+    loads: list[int] = []
+
+    def load() -> Encoder:
+        loads.append(1)
+        return real
+
+    lazy = LazyEncoder(load, model_id=real.model_id, weights_hash=real.weights_hash, dim=32)
+    split = SplitEncoder(lazy, FakeEncoder(32))
+    assert (split.model_id, split.weights_hash, split.dim) == (real.model_id, real.weights_hash, 32)
+    split.encode_queries(["le maire"])
+    assert not lazy.loaded and loads == []
+    vectors = split.encode_passages(["la commune"])
+    assert np.array_equal(vectors, real.encode_passages(["la commune"]))
+    split.encode_passages(["le département"])
+    assert lazy.loaded and loads == [1]
+    wrong = LazyEncoder(lambda: FakeEncoder(32), model_id="autre", weights_hash="0" * 64, dim=32)
+    with pytest.raises(ValueError, match="not the announced"):
+        wrong.encode_passages(["la commune"])

@@ -453,14 +453,19 @@ def test_damaged_or_partial_folder_is_rebuilt(tmp_path: Path) -> None:
 def test_default_encoder_embeds_passages_in_float32_and_questions_in_int8(
     model_settings: Settings, torch_encoder
 ) -> None:
-    from indexer.encoder import SplitEncoder, load_encoder
+    from indexer.encoder import LazyEncoder, SplitEncoder, load_encoder
 
     encoder = load_encoder(model_settings)  # QFQ_QUERY_BACKEND=onnx by default
     assert isinstance(encoder, SplitEncoder)
+    # Questions alone never load the float32 model (the service's case).
+    assert isinstance(encoder.passages, LazyEncoder)
+    encoder.encode_queries(["Qui exerce la police municipale ?"])
+    assert not encoder.passages.loaded
     # The index it builds is the float32 model's: same id, same weights hash, same passage vectors.
     assert (encoder.model_id, encoder.weights_hash) == (torch_encoder.model_id, torch_encoder.weights_hash)
     text = "Le maire est chargé de la police municipale."
     assert np.allclose(encoder.encode_passages([text]), torch_encoder.encode_passages([text]), atol=1e-5)
+    assert encoder.passages.loaded
     questions = ["Qui exerce la police municipale ?", "Quelles compétences pour une communauté de communes ?"]
     cosines = np.sum(encoder.encode_queries(questions) * torch_encoder.encode_queries(questions), axis=1)
     assert cosines.min() >= 0.99
