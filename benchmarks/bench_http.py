@@ -74,6 +74,17 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_memory_mib(pid: int) -> str:
+    """Peak resident memory (VmHWM) of a process, in MiB, or "?"."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return f"{int(line.split()[1]) / 1024:.0f} Mio"
+    except (OSError, ValueError, IndexError):
+        pass
+    return "?"
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
@@ -183,6 +194,7 @@ def main() -> None:
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
 
     process = None
+    started = time.perf_counter()
     if args.url:
         host = urlparse(args.url).hostname or ""
         if host not in LOOPBACK:
@@ -192,6 +204,7 @@ def main() -> None:
         port = free_port()
         process = start_server(port, args.threads, args.ready_timeout)
         base = f"http://127.0.0.1:{port}"
+        print(f"serveur prêt en {time.perf_counter() - started:.1f} s (chargement de l'index compris)")
     try:
         ready = httpx.get(f"{base}/readyz", timeout=10).json()
         manifest = httpx.get(f"{base}/v1/index", timeout=10).json()
@@ -223,6 +236,8 @@ def main() -> None:
                 f"{server} {client_ms:>8.1f} ms  avant {before} / après {load_average()}"
                 + (f"  erreurs : {figures['error_kinds']}" if figures["errors"] else "")
             )
+        if process is not None:
+            print(f"mémoire maximale du serveur : {peak_memory_mib(process.pid)}")
     finally:
         if process is not None:
             process.send_signal(signal.SIGTERM)
