@@ -222,3 +222,21 @@ def test_tuning_tries_the_fusion_grid_without_priors_then_every_prior() -> None:
     assert {(p.rrf_k, p.dense_weight, p.lexical_weight, p.depth) for p in priors} == {
         (first[0].rrf_k, first[0].dense_weight, first[0].lexical_weight, first[0].depth)
     }
+
+
+def test_lexical_tuning_rebuilds_the_bundle_postings_and_ranks_settings(retriever, gold_folder: Path) -> None:
+    from evaluations.tune_lexical import DEFAULT, grid, tune
+
+    settings = list(grid())
+    assert len(settings) == len(set(settings)) == 24 and settings.count(DEFAULT) == 1
+    gold = load_gold(gold_folder, "test")
+    other = DEFAULT.__class__(k1=0.8, b=0.4, header=2.0, title=4.0)
+    results = tune(retriever, gold, [DEFAULT, other])
+    assert [row[2] for row in results] == sorted((row[2] for row in results), reverse=True)
+    scores = {setting: (lexical, hybrid) for setting, lexical, hybrid in results}
+    # The bundle's own setting, rebuilt from its passages, scores exactly as the published postings.
+    published = {
+        mode: run_split(retriever, gold, mode=mode, progress=None).metrics["ndcg@10"]
+        for mode in ("lexical", "hybrid")
+    }
+    assert scores[DEFAULT] == (published["lexical"], published["hybrid"])
