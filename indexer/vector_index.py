@@ -229,7 +229,7 @@ class FaissIndex:
 class FaissFlatIndex(FaissIndex):
     """Exact inner-product search (`IndexFlatIP`): the default at this corpus size.
 
-    A single query over a large index is memory-bound: reading 43 184 float32 vectors of 384 dimensions
+    A single query over a large index is memory-bound: reading 43,184 float32 vectors of 384 dimensions
     takes 6-7 ms on one core. Above `PREFILTER_MIN_VECTORS`, single queries first scan a half-precision
     copy (half the bytes), keep `2k` candidates, re-score them with the float32 vectors and keep the best
     `k`. The result is the exact one whenever a bound proves that no vector outside the candidates can
@@ -264,6 +264,10 @@ class FaissFlatIndex(FaissIndex):
             if result is not None:
                 scores[row], ids[row] = result
         return scores, ids
+
+    def _count(self, outcome: str) -> None:
+        with self._shadow_lock:  # searches run in several threads of the service
+            self.prefilter_stats[outcome] += 1
 
     def _shadow_copy(self) -> tuple[Any, np.ndarray, float]:
         """(half-precision index, float32 view of the stored vectors, largest vector norm), built once."""
@@ -310,9 +314,9 @@ class FaissFlatIndex(FaissIndex):
         if not complete:
             bound = float(approx[len(ids) - 1]) + _HALF_ERROR * float(np.linalg.norm(query)) * max_norm
             if len(order) < k or bound >= float(top_scores[-1]):
-                self.prefilter_stats["fallback"] += 1
+                self._count("fallback")
                 return None
-        self.prefilter_stats["certified"] += 1
+        self._count("certified")
         if len(order) < k:
             top_scores = np.pad(top_scores, (0, k - len(order)), constant_values=-np.inf)
             top_ids = np.pad(top_ids, (0, k - len(order)), constant_values=-1)

@@ -196,3 +196,17 @@ def test_prefilter_copy_follows_added_vectors(tmp_path: Path) -> None:
     index.save(tmp_path / "v.faiss")
     loaded = load_index(tmp_path / "v.faiss", "flat")
     assert isinstance(loaded, FaissFlatIndex)
+
+
+def test_prefilter_is_safe_from_several_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    vectors = _clustered(3000, 32, seed=28)
+    index = build_index(vectors, "flat")
+    assert isinstance(index, FaissFlatIndex)
+    index.prefilter_min_vectors = 1000
+    queries = _clustered(64, 32, seed=29)
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda q: index.search(q[None, :], 20)[1][0].tolist(), queries))
+    assert found == [_brute_force(vectors, q, 20)[1].tolist() for q in queries]
+    assert sum(index.prefilter_stats.values()) == len(queries)
