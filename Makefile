@@ -38,3 +38,4 @@ bench:
 	$(BIN)/python benchmarks/bench_parse.py
 	$(BIN)/python benchmarks/bench_encoder.py
 	$(BIN)/python benchmarks/bench_search.py
+	$(BIN)/python benchmarks/bench_vectors.py
