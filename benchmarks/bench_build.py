@@ -32,15 +32,13 @@ sys.path.insert(0, str(REPO))
 
 from indexer.settings import Settings  # noqa: E402
 
-BUILD = "import typer; from indexer.commands.build import build; typer.run(build)"
-
 
 def run_build(env: dict[str, str], args: list[str]) -> dict:
     """Run the build command in a child process; return wall time, peak RSS and its summary."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", BUILD, *args], cwd=REPO, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "service", "build", *args], cwd=REPO, env=env, capture_output=True, text=True
     )
     seconds = time.perf_counter() - started
     if done.returncode != 0:

@@ -129,8 +129,9 @@ class FakeEncoder:
 class LazyEncoder(ModelEncoder):
     """An encoder known by its identity until it first encodes, then loaded once by `load`.
 
-    The service encodes only questions (see `SplitEncoder`): the float32 passage model, 470 MB of weights
-    and several seconds of start-up, is loaded only by a build that has passages to embed.
+    With `SplitEncoder`, the service encodes only questions and a build only passages: the float32 passage
+    model (470 MB of weights, about 10 s with the sentence-transformers import) is loaded only by a build
+    that has passages to embed, the ONNX question model (1 to 3 s) only by a search.
     """
 
     def __init__(self, load: Callable[[], Encoder], *, model_id: str, weights_hash: str, dim: int) -> None:
@@ -223,8 +224,8 @@ def load_encoder(settings: Settings) -> Encoder:
     """Build the encoder the settings name (`QFQ_MODEL`, `QFQ_MODEL_BACKEND`, `QFQ_QUERY_BACKEND`).
 
     For the packaged model, questions are encoded by the `QFQ_QUERY_BACKEND` variant when it differs from
-    the passages' one, and the passage variant is loaded only when passages are encoded (`LazyEncoder`);
-    other models encode both with `QFQ_MODEL_BACKEND`.
+    the passages' one, each variant loaded only when it first encodes (`LazyEncoder`); other models encode
+    both with `QFQ_MODEL_BACKEND`.
     """
     if settings.model.startswith("fake"):
         dim = int(settings.model.split("-")[-1]) if settings.model.count("-") else 64
@@ -234,14 +235,17 @@ def load_encoder(settings: Settings) -> Encoder:
 
     if settings.model != PACKAGED_MODEL or settings.query_backend == settings.model_backend:
         return load_sentence_transformer_encoder(settings)
-    prepared = prepare_variant(settings, settings.model_backend)
-    passages = LazyEncoder(
-        lambda: load_sentence_transformer_encoder(settings),
-        model_id=prepared.model_id,
-        weights_hash=prepared.weights_hash,
-        dim=prepared.dim,
-    )
-    queries = load_sentence_transformer_encoder(
-        settings.model_copy(update={"model_backend": settings.query_backend})
-    )
+
+    # Each side is loaded when it first encodes: a build embeds passages only, the service questions only.
+    def lazy(backend: str) -> LazyEncoder:
+        side = settings.model_copy(update={"model_backend": backend})
+        prepared = prepare_variant(settings, backend)
+        return LazyEncoder(
+            lambda: load_sentence_transformer_encoder(side),
+            model_id=prepared.model_id,
+            weights_hash=prepared.weights_hash,
+            dim=prepared.dim,
+        )
+
+    passages, queries = lazy(settings.model_backend), lazy(settings.query_backend)
     return SplitEncoder(passages, queries)

@@ -1,5 +1,5 @@
 """`python -m service` runs the `qfq` command line."""
 
-from service.cli import app
+from service.cli import main
 
-app(prog_name="qfq")
+main()

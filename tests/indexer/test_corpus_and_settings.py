@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -137,3 +139,16 @@ def test_cli_corpus_check_on_a_small_corpus(tmp_path: Path, corpus_dir: Path, mo
     assert report["documents"][0]["key"] == "reen" and report["documents"][0]["passages"] == 12
     assert report["documents"][0]["version_date"] == "2025-07-13"
     assert report["problemes"] == []
+
+
+def test_cli_entry_point_keeps_exit_codes_and_flushes_long_output(tmp_path: Path) -> None:
+    # `python -m service` leaves with os._exit after the command: nothing printed may be lost.
+    run = functools.partial(subprocess.run, capture_output=True, text=True, env={**os.environ})
+    listed = run([sys.executable, "-m", "service", "corpus", "passages", "--doc", "notre", "--json"])
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout) > 200_000 and len(json.loads(listed.stdout)) > 100  # long, and complete
+    assert run([sys.executable, "-m", "service", "pas-une-commande"]).returncode == 2
+    missing = run(
+        [sys.executable, "-m", "service", "corpus", "passages", "--doc", "reen", "--article", "999"]
+    )
+    assert missing.returncode != 0 and missing.stderr.strip()

@@ -457,10 +457,11 @@ def test_default_encoder_embeds_passages_in_float32_and_questions_in_int8(
 
     encoder = load_encoder(model_settings)  # QFQ_QUERY_BACKEND=onnx by default
     assert isinstance(encoder, SplitEncoder)
-    # Questions alone never load the float32 model (the service's case).
-    assert isinstance(encoder.passages, LazyEncoder)
+    # Each side loads when it first encodes: questions never load the float32 model (the service's case).
+    assert isinstance(encoder.passages, LazyEncoder) and isinstance(encoder.queries, LazyEncoder)
+    assert not encoder.passages.loaded and not encoder.queries.loaded
     encoder.encode_queries(["Qui exerce la police municipale ?"])
-    assert not encoder.passages.loaded
+    assert encoder.queries.loaded and not encoder.passages.loaded
     # The index it builds is the float32 model's: same id, same weights hash, same passage vectors.
     assert (encoder.model_id, encoder.weights_hash) == (torch_encoder.model_id, torch_encoder.weights_hash)
     text = "Le maire est chargé de la police municipale."
