@@ -69,8 +69,7 @@ def grid() -> Iterator[LexicalSetting]:
 
 def postings(fields: Sequence[Mapping[str, Sequence[str]]], setting: LexicalSetting) -> LexicalIndex:
     """BM25 postings of `fields` (one mapping per bundle row) under `setting`."""
-    built = build_lexical_index(fields, setting.weights)
-    return replace(built, k1=setting.k1, b=setting.b)
+    return build_lexical_index(fields, setting.weights, k1=setting.k1, b=setting.b)
 
 
 def tune(

@@ -175,7 +175,11 @@ class LexicalIndex:
 
 
 def build_lexical_index(
-    rows: Iterable[Mapping[str, str | Sequence[str]]], field_weights: Mapping[str, float] | None = None
+    rows: Iterable[Mapping[str, str | Sequence[str]]],
+    field_weights: Mapping[str, float] | None = None,
+    *,
+    k1: float = BM25_K1,
+    b: float = BM25_B,
 ) -> LexicalIndex:
     """Build postings from each row's fields (row ids are the iteration order).
 
@@ -183,6 +187,7 @@ def build_lexical_index(
         rows: for each passage, {field: tokens} as `passage_fields` returns, or {field: "space-joined
             tokens"} as `passage_field_texts` returns.
         field_weights: weight of each field's term frequency (default `DEFAULT_FIELD_WEIGHTS`).
+        k1, b: BM25 constants (default: FTS5's).
 
     Returns:
         The lexical index.
@@ -213,6 +218,8 @@ def build_lexical_index(
             doc_ids=np.zeros(0, np.int32),
             tf=np.zeros(0, np.float32),
             doc_len=doc_len,
+            k1=k1,
+            b=b,
         )
     token_weights = np.repeat(np.asarray(entry_weights, dtype=np.float64), counts)
     # One key per (term, row) occurrence; unique keys come out sorted by term then row, i.e. CSR order.
@@ -228,4 +235,6 @@ def build_lexical_index(
         doc_ids=(unique % n_rows).astype(np.int32),
         tf=tf,
         doc_len=doc_len,
+        k1=k1,
+        b=b,
     )

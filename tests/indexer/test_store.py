@@ -112,3 +112,18 @@ def test_lexical_search_honours_the_mask_and_persists(tmp_path: Path, passages: 
     np.testing.assert_array_equal(loaded.scores(tokens), lexical.scores(tokens))
     assert loaded.has_terms(0, ["competent", "zzz", "communaut"]) == ["competent", "communaut"]
     assert lexical.search(["absent"], 5)[1].tolist() == []
+
+
+def test_bm25_constants_given_to_the_builder_are_used_and_saved(
+    tmp_path: Path, passages: list[Passage]
+) -> None:
+    fields = [passage_fields(p) for p in passages]
+    default = build_lexical_index(fields)
+    flatter = build_lexical_index(fields, k1=0.8, b=0.4)
+    assert (flatter.k1, flatter.b) == (0.8, 0.4)
+    tokens = query_tokens("compétences de la communauté de communes")
+    assert not np.allclose(flatter.scores(tokens), default.scores(tokens))
+    flatter.save(tmp_path / "lex.npz")
+    np.testing.assert_array_equal(
+        LexicalIndex.load(tmp_path / "lex.npz").scores(tokens), flatter.scores(tokens)
+    )
