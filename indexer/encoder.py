@@ -41,25 +41,13 @@ class Encoder(Protocol):
     ) -> np.ndarray: ...
 
 
-class ModelEncoder:
-    """Identity (model id, weights hash, dimension), batch size and prefixes of a real model's encoder."""
+class EncoderIdentity:
+    """What a bundle records of the model behind an encoder: model id, weights hash and dimension."""
 
-    def __init__(
-        self,
-        *,
-        model_id: str,
-        weights_hash: str,
-        dim: int,
-        batch_size: int,
-        query_prefix: str,
-        passage_prefix: str,
-    ) -> None:
+    def __init__(self, *, model_id: str, weights_hash: str, dim: int) -> None:
         self._model_id = model_id
         self._weights_hash = weights_hash
         self._dim = dim
-        self._batch_size = batch_size
-        self._query_prefix = query_prefix
-        self._passage_prefix = passage_prefix
 
     @property
     def model_id(self) -> str:
@@ -72,6 +60,25 @@ class ModelEncoder:
     @property
     def dim(self) -> int:
         return self._dim
+
+
+class ModelEncoder(EncoderIdentity):
+    """Identity, batch size and prefixes of a real model's encoder."""
+
+    def __init__(
+        self,
+        *,
+        model_id: str,
+        weights_hash: str,
+        dim: int,
+        batch_size: int,
+        query_prefix: str,
+        passage_prefix: str,
+    ) -> None:
+        super().__init__(model_id=model_id, weights_hash=weights_hash, dim=dim)
+        self._batch_size = batch_size
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
 
 
 class FakeEncoder:
@@ -126,7 +133,7 @@ class FakeEncoder:
         return vectors
 
 
-class LazyEncoder(ModelEncoder):
+class LazyEncoder(EncoderIdentity):
     """An encoder known by its identity until it first encodes, then loaded once by `load`.
 
     With `SplitEncoder`, the service encodes only questions and a build only passages: the float32 passage
@@ -135,14 +142,7 @@ class LazyEncoder(ModelEncoder):
     """
 
     def __init__(self, load: Callable[[], Encoder], *, model_id: str, weights_hash: str, dim: int) -> None:
-        super().__init__(
-            model_id=model_id,
-            weights_hash=weights_hash,
-            dim=dim,
-            batch_size=0,
-            query_prefix="",
-            passage_prefix="",
-        )
+        super().__init__(model_id=model_id, weights_hash=weights_hash, dim=dim)
         self._load = load
         self._loaded: Encoder | None = None
         self._lock = threading.Lock()
