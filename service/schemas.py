@@ -169,7 +169,10 @@ class SearchHit(BaseModel):
     article_match: bool = Field(description="La question cite cet article : il est placé en tête.")
     level_match: bool = Field(
         default=False,
-        description="Le passage concerne un niveau de collectivité nommé dans la question (léger bonus de score).",
+        description=(
+            "Le passage concerne un niveau de collectivité nommé dans la question et son score a reçu le bonus "
+            "de niveau ; ce bonus est nul par défaut (sans gain mesuré), ce champ vaut alors toujours false."
+        ),
     )
     other_parts: list[str] = Field(description="Avec grouper=true : autres parties correspondantes.")
     scores: Scores
@@ -204,7 +207,7 @@ class SearchResponse(BaseModel):
     filters: AppliedFilters
     niveaux_reconnus: list[str] = Field(
         default_factory=list,
-        description="Niveaux de collectivité reconnus dans la question (ils favorisent les passages qui les concernent).",
+        description="Niveaux de collectivité reconnus dans la question (« l'agglo », « une communauté de communes »).",
         examples=[["communaute-de-communes"]],
     )
     sigles_developpes: list[SigleOut] = Field(
