@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from indexer.settings import Settings  # noqa: E402
+from indexer.settings import Settings
 
 
 def run_build(env: dict[str, str], args: list[str]) -> dict:

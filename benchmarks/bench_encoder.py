@@ -26,8 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.encoder import Encoder, load_encoder  # noqa: E402
-from indexer.settings import Settings  # noqa: E402
+from indexer.embedding.base import Encoder
+from indexer.embedding.factory import load_encoder
+from indexer.settings import Settings
 
 WORDS_PER_PASSAGE = 200
 BATCH = 32
@@ -94,7 +95,7 @@ def main() -> None:
     settings = Settings()
     passages = corpus_passages(settings.require_corpus(), args.passages)
     queries = corpus_queries(passages, args.queries)
-    from indexer.tokenizer import count_tokens_batch
+    from indexer.embedding.tokenizer import count_tokens_batch
 
     tokens = count_tokens_batch(passages)
     print(f"machine: {os.cpu_count()} cores, threads={settings.threads}, load {os.getloadavg()[0]:.1f}")

@@ -6,7 +6,7 @@ import argparse
 import resource
 import time
 
-from indexer.passages import load_passages
+from indexer.corpus.passages import load_passages
 from indexer.settings import Settings
 
 

@@ -20,10 +20,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from indexer.bundle import load_bundle, read_manifest  # noqa: E402
-from indexer.encoder import load_encoder  # noqa: E402
-from indexer.retriever import Retriever, SearchFilters  # noqa: E402
-from indexer.settings import Settings  # noqa: E402
+from indexer.embedding.factory import load_encoder
+from indexer.index.bundle import load_bundle, read_manifest
+from indexer.search.filters import SearchFilters
+from indexer.search.retriever import Retriever
+from indexer.settings import Settings
 
 GOLD_QUERIES = REPO / "evaluations" / "datasets" / "qfq-dev" / "queries.jsonl"
 

@@ -22,11 +22,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench_search import load_questions, percentile  # noqa: E402
+from bench_search import load_questions, percentile
 
-from indexer.retriever import Retriever, SearchFilters  # noqa: E402
-from indexer.settings import Settings  # noqa: E402
-from indexer.vector_index import FaissFlatIndex, FaissIndex, build_index  # noqa: E402
+from indexer.index.vectors import FaissFlatIndex, FaissIndex, build_index
+from indexer.search.filters import SearchFilters
+from indexer.search.retriever import Retriever
+from indexer.settings import Settings
 
 Search = Callable[[np.ndarray], np.ndarray]
 

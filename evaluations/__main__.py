@@ -13,7 +13,7 @@ from evaluations.gold import load_gold
 from evaluations.pinned import EXPECTED_PATH, compare, load_expected
 from evaluations.runner import format_table, open_retriever, run_split, write_results
 from indexer.errors import QfqError
-from indexer.retriever import MODES
+from indexer.search.retriever import MODES
 from indexer.settings import Settings
 
 

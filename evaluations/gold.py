@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import QfqError
-from indexer.retriever import SearchFilters
+from indexer.search.filters import SearchFilters
 
 QUERIES_FILE = "queries.jsonl"
 QRELS_DIR = "qrels"

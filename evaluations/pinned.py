@@ -10,7 +10,7 @@ import yaml
 
 from evaluations.gold import GoldError
 from evaluations.metrics import METRICS
-from indexer.retriever import MODES
+from indexer.search.retriever import MODES
 
 EXPECTED_PATH = Path(__file__).resolve().parent / "expected.yaml"
 

@@ -14,9 +14,10 @@ import numpy as np
 
 from evaluations.gold import GoldSplit
 from evaluations.metrics import METRICS, dedup_to_units, evaluate
-from indexer.encoder import Encoder, SplitEncoder
+from indexer.embedding.base import Encoder, SplitEncoder
 from indexer.errors import QfqError
-from indexer.retriever import MODES, FusionParams, Retriever
+from indexer.search.fusion import FusionParams
+from indexer.search.retriever import MODES, Retriever
 from indexer.settings import Settings
 
 FETCH_FACTOR = 5  # passages fetched per result kept, so that k distinct articles or documents remain
@@ -104,7 +105,7 @@ def open_retriever(settings: Settings, fusion: FusionParams | None = None) -> Re
         BundleError: no usable bundle for the settings' model.
         ModelError: the model cannot be loaded.
     """
-    from indexer.encoder import load_encoder
+    from indexer.embedding.factory import load_encoder
 
     return Retriever.open(settings, encoder=CachingEncoder(load_encoder(settings)), fusion=fusion)
 

@@ -21,7 +21,8 @@ from evaluations.gold import load_gold
 from evaluations.metrics import METRICS
 from evaluations.runner import Report, open_retriever, run_split
 from indexer.errors import QfqError
-from indexer.retriever import FusionParams, Retriever
+from indexer.search.fusion import FusionParams
+from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 
 TUNING_SPLIT = "dev"

@@ -22,7 +22,7 @@ from pathlib import Path
 from evaluations.gold import GoldSplit, load_gold
 from evaluations.runner import open_retriever, run_split
 from indexer.errors import QfqError
-from indexer.lexical import (
+from indexer.index.lexical import (
     BM25_B,
     BM25_K1,
     DEFAULT_FIELD_WEIGHTS,
@@ -30,7 +30,7 @@ from indexer.lexical import (
     build_lexical_index,
     passage_fields,
 )
-from indexer.retriever import Retriever
+from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 
 TUNING_SPLIT = "dev"

@@ -13,7 +13,9 @@ DEFAULT_MODEL = "multilingual-e5-small"
 
 
 class Settings(BaseSettings):
-    """Settings shared by the indexer, the service and the evaluations.
+    """What the indexer reads: corpus and data folders, model, threads and passage sizes.
+
+    The service adds its own (`service.settings.ServiceSettings`).
 
     Every field maps to an environment variable with the `QFQ_` prefix, e.g. `QFQ_CORPUS_DIR`.
     """
@@ -49,30 +51,6 @@ class Settings(BaseSettings):
     threads: int = Field(default=2, ge=1, le=64, description="Threads de calcul (torch, BLAS, FAISS).")
     batch_size: int = Field(default=32, ge=1, le=1024, description="Taille des lots d'encodage.")
     max_passage_tokens: int = Field(default=350, ge=64, le=510, description="Taille maximale d'un passage.")
-
-    # Service
-    host: str = Field(default="127.0.0.1", description="Adresse d'écoute du service HTTP.")
-    port: int = Field(default=8000, ge=1, le=65535, description="Port d'écoute du service HTTP.")
-    cors_origins: list[str] = Field(default_factory=list, description="Origines autorisées (CORS).")
-    api_keys: list[str] = Field(default_factory=list, description="Clés d'API acceptées; vide = accès libre.")
-    rate_limit_per_minute: int = Field(
-        default=120, ge=0, description="Requêtes par minute par clé ou adresse; 0 = illimité."
-    )
-    frame_ancestors: str = Field(
-        default="'self'", description="Valeur de frame-ancestors pour la page /embed."
-    )
-
-    # Légifrance API (PISTE)
-    piste_client_id: str = Field(default="", description="Identifiant client OAuth2 PISTE.")
-    piste_client_secret: str = Field(default="", description="Secret client OAuth2 PISTE.")
-    piste_oauth_url: str = Field(
-        default="https://sandbox-oauth.piste.gouv.fr/api/oauth/token",
-        description="URL du jeton OAuth2 PISTE (bac à sable ou production).",
-    )
-    piste_api_url: str = Field(
-        default="https://sandbox-api.piste.gouv.fr/dila/legifrance/lf-engine-app",
-        description="URL de base de l'API Légifrance (bac à sable ou production).",
-    )
 
     @field_validator("model_backend", "query_backend")
     @classmethod

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 
-from indexer.retriever import Retriever
-from indexer.settings import Settings
+from indexer.search.retriever import Retriever
 from service.errors import install_error_handlers
 from service.metrics import Metrics
 from service.middleware import (
@@ -24,11 +22,12 @@ from service.middleware import (
     RequestContextMiddleware,
     RequestGuardMiddleware,
 )
-from service.routes import ROUTERS
+from service.routers import ROUTERS
+from service.settings import ServiceSettings
 from service.state import IndexState, RetrieverLoader
 from service.threads import SEARCH_THREADS
+from service.web.templating import STATIC_DIR
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 API_VERSION = "1.0.0"
 
 DESCRIPTION = """
@@ -45,7 +44,7 @@ def pin_threads(threads: int) -> None:
 
     Environment variables only act before the libraries load; threadpoolctl resizes pools already loaded.
     """
-    from indexer.vector_index import set_threads
+    from indexer.index.vectors import set_threads
 
     try:
         from threadpoolctl import threadpool_limits
@@ -57,7 +56,7 @@ def pin_threads(threads: int) -> None:
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: ServiceSettings | None = None,
     *,
     retriever: Retriever | None = None,
     loader: RetrieverLoader | None = None,
@@ -76,7 +75,7 @@ def create_app(
     Returns:
         The FastAPI application.
     """
-    settings = settings or Settings()
+    settings = settings or ServiceSettings()
     metrics = Metrics()
     state = IndexState()
     if retriever is not None:

@@ -9,15 +9,15 @@ import anyio
 from anyio import to_thread
 from fastapi import Depends, Request
 
-from indexer.retriever import Retriever
-from indexer.settings import Settings
+from indexer.search.retriever import Retriever
 from service.errors import ApiError
+from service.settings import ServiceSettings
 from service.state import IndexState
 
 T = TypeVar("T")
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: Request) -> ServiceSettings:
     """The settings the app was created with."""
     return request.app.state.settings
 
@@ -53,7 +53,7 @@ def get_retriever(request: Request) -> Retriever:
     )
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 IndexStateDep = Annotated[IndexState, Depends(get_index_state)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 

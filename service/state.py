@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from indexer.errors import QfqError
-from indexer.retriever import Retriever
+from indexer.search.retriever import Retriever
 
 logger = logging.getLogger("qfq.service")
 

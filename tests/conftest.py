@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.corpus import load_manifest
+from indexer.corpus.manifest import load_manifest
 from indexer.models import Document
 from indexer.settings import Settings
 
@@ -28,7 +28,7 @@ def corpus_documents(corpus_dir: Path) -> dict[str, Document]:
 @pytest.fixture(scope="session")
 def parsed(corpus_dir: Path, corpus_documents: dict[str, Document]):
     """`parsed(key)` -> the articles of one real document, parsed once per test session."""
-    from indexer.parsers import parse_document
+    from indexer.corpus.parsers import parse_document
 
     cache: dict[str, list] = {}
 
@@ -43,6 +43,6 @@ def parsed(corpus_dir: Path, corpus_documents: dict[str, Document]):
 @pytest.fixture(scope="session")
 def real_passages():
     """Passages of a real subset (CGCT, CRPA, loi REEN, loi NOTRe, open-data guide), built once."""
-    from indexer.passages import load_passages
+    from indexer.corpus.passages import load_passages
 
     return load_passages(Settings(), only={"cgct", "reen", "crpa", "notre", "open-data"})

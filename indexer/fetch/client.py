@@ -15,7 +15,6 @@ import httpx
 
 from indexer.errors import ConfigError
 from indexer.fetch.errors import FetchError
-from indexer.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +52,16 @@ class _Retry(Exception):
         super().__init__(reason)
         self.reason = reason
         self.delay = delay
+
+
+@dataclass(frozen=True)
+class PisteCredentials:
+    """OAuth2 client credentials and URLs of the Légifrance API (sandbox or production)."""
+
+    client_id: str
+    client_secret: str
+    oauth_url: str
+    api_url: str
 
 
 class PisteClient:
@@ -96,13 +105,13 @@ class PisteClient:
         self.requests: Counter[str] = Counter()
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> PisteClient:
-        """Client for the sandbox or production URLs and credentials of `settings`."""
+    def from_credentials(cls, credentials: PisteCredentials, **kwargs: Any) -> PisteClient:
+        """Client for the sandbox or production URLs and credentials given."""
         return cls(
-            client_id=settings.piste_client_id,
-            client_secret=settings.piste_client_secret,
-            oauth_url=settings.piste_oauth_url,
-            api_url=settings.piste_api_url,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            oauth_url=credentials.oauth_url,
+            api_url=credentials.api_url,
             **kwargs,
         )
 

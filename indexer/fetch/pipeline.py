@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from indexer.corpus.manifest import MANIFEST_FILE, listed_checksum, read_manifest_entries, render_manifest
 from indexer.errors import ConfigError
 from indexer.fetch.changes import TextChange, diff_trees
 from indexer.fetch.client import ARTICLE_PATH, TOC_PATH, PisteClient
@@ -28,23 +28,19 @@ from indexer.fetch.convert import (
 from indexer.fetch.errors import FetchError
 from indexer.fetch.sources import Source
 from indexer.fetch.writer import (
-    MANIFEST_FILE,
     PISTE_FORMAT,
     Assembly,
     DocumentCheck,
     Staging,
     assemble,
     check_with_project_parser,
-    listed_checksum,
-    read_manifest_entries,
     read_state,
     recover_interrupted_swap,
-    render_manifest,
-    sha256_file,
     sibling,
     swap_in,
     validate_corpus,
 )
+from indexer.files import exclusive_lock, sha256_file
 from indexer.settings import Settings
 
 API_SOURCE = "API Légifrance (PISTE, lf-engine-app) : /consult/legi/tableMatieres et /consult/getArticle"
@@ -232,21 +228,15 @@ def _run(
     return FetchResult(out, day, changes, True, requests, carried, missing, replaced)
 
 
-@contextmanager
-def _exclusive(out: Path) -> Iterator[None]:
+def _exclusive(out: Path) -> AbstractContextManager[None]:
     """One fetch at a time per corpus folder (an advisory lock on `out.lock`)."""
-    with sibling(out, ".lock").open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise ConfigError(
-                f"Une autre mise à jour de {out} est en cours ; attendez qu'elle se termine.",
-                code="mise_a_jour_en_cours",
-            ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(
+        sibling(out, ".lock"),
+        lambda: ConfigError(
+            f"Une autre mise à jour de {out} est en cours ; attendez qu'elle se termine.",
+            code="mise_a_jour_en_cours",
+        ),
+    )
 
 
 def _check_out(out: Path) -> None:

@@ -6,9 +6,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.curated import curated_path
 from indexer.errors import ConfigError
 
-DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "corpus" / "sources.toml"
+DEFAULT_SOURCES = curated_path("sources.toml")
 KINDS = ("code", "loi", "guide")
 ID_PREFIX = {"code": "LEGITEXT", "loi": "JORFTEXT"}
 

@@ -12,65 +12,31 @@ For an output folder `DIR`, a fetch uses three siblings:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import shutil
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from indexer.corpus.manifest import (
+    MANIFEST_FILE,
+    render_manifest,
+    write_checksums,
+)
 from indexer.errors import CorpusError
 from indexer.fetch.convert import check_tree
+from indexer.files import fsync_dir, sha256_file, write_json
 from indexer.models import Document
 
 STATE_FILE = "fetch-state.json"
-CHECKSUMS_FILE = "CHECKSUMS.sha256"
-MANIFEST_FILE = "manifest.toml"
-MANIFEST_FIELDS = (
-    "key",
-    "title",
-    "short_name",
-    "kind",
-    "official_id",
-    "url",
-    "format",
-    "path",
-    "version_date",
-    "source",
-    "licence",
-    "head_version_date",
-    "amendments",
-)
 PISTE_FORMAT = "legi-piste-json"
 
 
 def sibling(out: Path, suffix: str) -> Path:
     """`~/qfq-corpus` + `.partial` -> `~/qfq-corpus.partial`."""
     return out.with_name(out.name + suffix)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Write JSON through a temporary file renamed into place: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(value, handle, ensure_ascii=False, indent=2)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def link_or_copy(source: Path, target: Path) -> None:
@@ -127,7 +93,7 @@ class Staging:
             state = {"date": date, "texts": {}}
         folder.mkdir(parents=True, exist_ok=True)
         self.state: dict[str, Any] = state
-        write_json_atomic(self._state_path, self.state)
+        write_json(self._state_path, self.state)
 
     def _read_state(self) -> dict[str, Any]:
         try:
@@ -152,7 +118,7 @@ class Staging:
     def finish_tree(self, key: str, tree: Mapping[str, Any], record: dict[str, Any]) -> dict[str, Any]:
         """Write a finished text and remember it; returns the record with its sha256."""
         path = self.folder / "texts" / record["path"]
-        write_json_atomic(path, tree)
+        write_json(path, tree)
         return self._remember(key, path, record)
 
     def finish_file(self, key: str, source: Path, record: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +132,7 @@ class Staging:
     def _remember(self, key: str, path: Path, record: dict[str, Any]) -> dict[str, Any]:
         record = {**record, "sha256": sha256_file(path)}
         self.state["texts"][key] = record
-        write_json_atomic(self._state_path, self.state)
+        write_json(self._state_path, self.state)
         return record
 
     def cached_articles(self, key: str) -> dict[str, dict[str, Any]]:
@@ -219,64 +185,6 @@ class ArticleLog:
         self.close()
 
 
-def toml_string(value: str) -> str:
-    """A TOML basic string (JSON escapes are valid TOML escapes for these characters)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def render_manifest(entries: Iterable[Mapping[str, Any]], header: str) -> str:
-    """`manifest.toml` text: the header as comments, then one `[[documents]]` table per entry."""
-    lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    for entry in entries:
-        lines.append("")
-        lines.append("[[documents]]")
-        for name in MANIFEST_FIELDS:
-            value = entry.get(name)
-            if name in ("head_version_date", "amendments") and not value:
-                continue
-            lines.append(f"{name} = {toml_string(str(value or ''))}")
-    return "\n".join(lines) + "\n"
-
-
-def write_checksums(folder: Path) -> int:
-    """Write `CHECKSUMS.sha256`: `<sha256>  <relative path>` for every other file, sorted by path.
-
-    Returns:
-        The number of files listed.
-    """
-    names = sorted(
-        path.relative_to(folder).as_posix()
-        for path in folder.rglob("*")
-        if path.is_file() and path.relative_to(folder).as_posix() != CHECKSUMS_FILE
-    )
-    text = "".join(f"{sha256_file(folder / name)}  {name}\n" for name in names)
-    (folder / CHECKSUMS_FILE).write_text(text, encoding="utf-8")
-    return len(names)
-
-
-def listed_checksum(folder: Path, relative: str) -> str | None:
-    """sha256 that the folder's `CHECKSUMS.sha256` gives for one file, if it lists it."""
-    try:
-        listing = (folder / CHECKSUMS_FILE).read_text(encoding="utf-8")
-    except OSError:
-        return None
-    for line in listing.splitlines():
-        digest, _, name = line.partition("  ")
-        if name.strip() == relative:
-            return digest.strip()
-    return None
-
-
-def read_manifest_entries(folder: Path) -> list[dict[str, Any]]:
-    """Raw `[[documents]]` tables of a corpus folder (all fields kept), or [] when there is none."""
-    try:
-        raw = tomllib.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return []
-    entries = raw.get("documents")
-    return [dict(entry) for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
-
-
 def read_state(folder: Path) -> dict[str, Any]:
     """`fetch-state.json` of a corpus folder, or an empty state."""
     try:
@@ -293,7 +201,7 @@ DocumentCheck = Callable[[Document, Path], list[str]]
 
 def check_with_project_parser(doc: Document, folder: Path) -> list[str]:
     """Problems found when the project's own parser reads a document; it must yield articles."""
-    from indexer.parsers import parse_document
+    from indexer.corpus.parsers import parse_document
 
     try:
         articles = parse_document(doc, folder)
@@ -321,7 +229,7 @@ def validate_corpus(
     Raises:
         CorpusError: with every problem found, in French.
     """
-    from indexer.corpus import load_manifest
+    from indexer.corpus.manifest import load_manifest
 
     documents = load_manifest(folder)
     wanted = set(fetched)
@@ -370,7 +278,7 @@ def swap_in(new: Path, out: Path) -> None:
             shutil.rmtree(previous)
         os.rename(out, previous)
     os.rename(new, out)
-    _fsync_dir(out.parent)
+    fsync_dir(out.parent)
 
 
 def rollback(out: Path) -> None:
@@ -391,16 +299,7 @@ def rollback(out: Path) -> None:
     os.rename(previous, out)
     if parking.exists():
         os.rename(parking, previous)
-    _fsync_dir(out.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system lets a folder be opened for fsync
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_dir(out.parent)
 
 
 @dataclass
@@ -419,5 +318,5 @@ def assemble(new: Path, assembly: Assembly, header: str) -> None:
     for source_root, relative, link in assembly.files:
         carry(source_root, relative, new, link=link)
     (new / MANIFEST_FILE).write_text(render_manifest(assembly.entries, header), encoding="utf-8")
-    write_json_atomic(new / STATE_FILE, assembly.state)
+    write_json(new / STATE_FILE, assembly.state)
     write_checksums(new)

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from indexer.knowledge.lookup import PassageLookup
 from indexer.knowledge.model import LegalBasis
-from indexer.knowledge.sources import PassageLookup
 from indexer.models import STATUS_LABELS, Passage, Status
-from indexer.textnorm import fold
+from indexer.text.normalize import fold
 
 EXCERPT_CHARS = 360
 

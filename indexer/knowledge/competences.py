@@ -6,9 +6,9 @@ from typing import Any
 
 from indexer.errors import QfqError
 from indexer.knowledge.citations import cite_all
+from indexer.knowledge.lookup import PassageLookup
 from indexer.knowledge.model import CATEGORIES, Competence, Knowledge
-from indexer.knowledge.sources import PassageLookup
-from indexer.tagging import load_taxonomy
+from indexer.text.tagging import load_taxonomy
 
 CATEGORY_ORDER = {category: index for index, category in enumerate(CATEGORIES)}
 

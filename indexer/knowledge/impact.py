@@ -22,13 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from indexer.corpus import load_manifest
+from indexer.corpus.manifest import load_manifest
 from indexer.errors import QfqError
+from indexer.knowledge.lookup import ArticleSource, PassageLookup
 from indexer.knowledge.model import Knowledge, Law
-from indexer.knowledge.sources import CorpusLookup, PassageLookup
 from indexer.models import Document
-from indexer.parsers.common import epoch_ms_to_iso
-from indexer.tagging import load_taxonomy, tag_article
+from indexer.text.dates import epoch_ms_to_iso
+from indexer.text.tagging import load_taxonomy, tag_article
 
 LINK_KINDS = {
     "Créé par": "cree",
@@ -299,7 +299,7 @@ def history_sources(documents: Iterable[Document]) -> list[str]:
     return sources
 
 
-def law_impact(law: Law, corpus: CorpusLookup, lookup: PassageLookup | None = None) -> LawImpact:
+def law_impact(law: Law, corpus: ArticleSource, lookup: PassageLookup | None = None) -> LawImpact:
     """Articles of the corpus codes the law created, modified, transferred or abrogated, tagged.
 
     Args:
@@ -350,7 +350,7 @@ def check_law(knowledge: Knowledge, key: str) -> Law:
 def impact_report(
     knowledge: Knowledge,
     key: str,
-    corpus: CorpusLookup,
+    corpus: ArticleSource,
     lookup: PassageLookup | None = None,
     level: str | None = None,
 ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from indexer.curated import curated_path
 from indexer.errors import QfqError
 from indexer.knowledge.model import (
     BUILTIN_FACTS,
@@ -27,9 +28,9 @@ from indexer.knowledge.model import (
     law_number_pattern,
 )
 from indexer.knowledge.rules import RuleSyntaxError, parse_condition
-from indexer.tagging import Taxonomy, load_taxonomy
+from indexer.text.tagging import Taxonomy, load_taxonomy
 
-KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent.parent / "corpus" / "knowledge"
+KNOWLEDGE_DIR = curated_path("knowledge")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CRITERION_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _REF = re.compile(r"^(?P<doc>[a-z0-9-]+)/(?P<article>[A-Za-z0-9*\-]+)$")

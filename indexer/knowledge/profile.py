@@ -9,10 +9,10 @@ from typing import Any
 
 from indexer.errors import QfqError
 from indexer.knowledge.citations import Citation, cite_all
+from indexer.knowledge.lookup import PassageLookup
 from indexer.knowledge.model import BUILTIN_FACTS, PROFILE_TYPES, AllOf, Comparison, Knowledge, Obligation
 from indexer.knowledge.rules import Outcome, Verdict, evaluate
-from indexer.knowledge.sources import PassageLookup
-from indexer.tagging import load_taxonomy
+from indexer.text.tagging import load_taxonomy
 
 
 class ProfileError(QfqError):

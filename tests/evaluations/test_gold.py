@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.paths import REPO
 
 from evaluations.gold import GoldError, available_splits, load_gold, load_qrels, load_queries
 from evaluations.metrics import article_of, document_of
 from indexer.models import Document, Status
 
-GOLD = Path(__file__).resolve().parents[2] / "evaluations" / "datasets" / "qfq-dev"
+GOLD = REPO / "evaluations" / "datasets" / "qfq-dev"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def test_every_question_has_a_primary_answer_and_plain_text(splits) -> None:
 
 
 def test_every_level_and_theme_of_the_taxonomy_is_covered() -> None:
-    from indexer.tagging import load_taxonomy
+    from indexer.text.tagging import load_taxonomy
 
     taxonomy = load_taxonomy()
     levels, themes = set(taxonomy.level_ids()), set(taxonomy.theme_ids())
@@ -75,8 +76,8 @@ def test_every_document_of_the_corpus_is_judged(corpus_documents: dict[str, Docu
 def test_every_judged_article_exists_and_is_in_force(corpus_dir: Path, corpus_documents) -> None:
     # Only documents judged article by article are parsed (not the PDF guides, judged as a whole), and only
     # parsed, not split or tagged: the status of a passage is the status of its article.
-    from indexer.parsers import parse_document
-    from indexer.passages import pick_in_force
+    from indexer.corpus.parsers import parse_document
+    from indexer.corpus.passages import pick_in_force
 
     wanted: dict[str, set[str]] = {}
     for name in ("dev", "test"):

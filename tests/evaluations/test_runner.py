@@ -10,15 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.paths import REPO
 
 from evaluations.gold import load_gold
 from evaluations.metrics import METRICS, article_of
 from evaluations.runner import CachingEncoder, open_retriever, results_markdown, run_split, write_results
-from indexer.encoder import FakeEncoder
+from indexer.embedding.fake import FakeEncoder
 from indexer.errors import QfqError
 from indexer.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 DOCUMENTS = {"reen", "crpa", "open-data"}
 JSON_KEYS = {"ndcg@10", "recall@5", "recall@10", "mrr@10", "p@1", "queries", "mode", "bundle"}
 
@@ -39,8 +40,8 @@ QRELS = {
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A published fake-encoder bundle of three real documents (a law, a code, a guide)."""
-    from indexer.bundle import build_bundle
-    from indexer.passages import load_passages
+    from indexer.corpus.passages import load_passages
+    from indexer.index.build import build_bundle
 
     data = tmp_path_factory.mktemp("data")
     settings = Settings(data_dir=data, model="fake-64", threads=1, corpus_dir=Settings().corpus_dir.resolve())

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_subset import make_subset_corpus
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from helpers.corpus_subset import make_subset_corpus
 
-from indexer.bundle import build_bundle
-from indexer.encoder import FakeEncoder
-from indexer.passage_cache import load_passages_cached
-from indexer.retriever import Retriever
-from indexer.settings import Settings
+from indexer.corpus.passage_cache import load_passages_cached
+from indexer.embedding.fake import FakeEncoder
+from indexer.index.build import build_bundle
+from indexer.search.retriever import Retriever
 from service.app import create_app
+from service.settings import ServiceSettings
 
 
 @pytest.fixture(scope="session")
@@ -26,9 +26,9 @@ def subset_corpus(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def fake_settings(subset_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings of the fast tests: fake model, no rate limit, one thread."""
-    return Settings(
+def fake_settings(subset_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> ServiceSettings:
+    """ServiceSettings of the fast tests: fake model, no rate limit, one thread."""
+    return ServiceSettings(
         corpus_dir=subset_corpus,
         data_dir=tmp_path_factory.mktemp("data"),
         model="fake-64",
@@ -38,7 +38,7 @@ def fake_settings(subset_corpus: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="session")
-def fake_bundle(fake_settings: Settings) -> Path:
+def fake_bundle(fake_settings: ServiceSettings) -> Path:
     """The published bundle of the subset, embedded with FakeEncoder."""
     corpus = load_passages_cached(fake_settings)
     assert not corpus.problems, corpus.problems
@@ -48,7 +48,7 @@ def fake_bundle(fake_settings: Settings) -> Path:
 
 
 @pytest.fixture(scope="session")
-def retriever(fake_settings: Settings, fake_bundle: Path) -> Iterator[Retriever]:
+def retriever(fake_settings: ServiceSettings, fake_bundle: Path) -> Iterator[Retriever]:
     opened = Retriever.open(fake_settings, FakeEncoder(64))
     yield opened
     opened.bundle.close()
@@ -58,11 +58,11 @@ AppFactory = Callable[..., FastAPI]
 
 
 @pytest.fixture
-def make_app(fake_settings: Settings, retriever: Retriever) -> AppFactory:
+def make_app(fake_settings: ServiceSettings, retriever: Retriever) -> AppFactory:
     """Build an app over the shared retriever, with settings overridden by keyword."""
 
     def factory(**updates: Any) -> FastAPI:
-        settings = Settings.model_validate({**fake_settings.model_dump(), **updates})
+        settings = ServiceSettings.model_validate({**fake_settings.model_dump(), **updates})
         return create_app(settings, retriever=retriever)
 
     return factory

@@ -13,21 +13,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_checks import free_port
+from helpers.api_checks import free_port
+from helpers.paths import REPO
 
-from indexer.packaged_model import prepare_model
-from indexer.settings import Settings
+from indexer.embedding.packaged.prepare import prepare_model
+from service.settings import ServiceSettings
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 900  # parsing, embedding ~300 passages with the real model on 2 shared cores, loading
 
 
 @pytest.fixture(scope="module")
 def prepared_models_dir() -> Path:
     """The project's prepared model folder (reused across runs, prepared once if missing)."""
-    settings = Settings(data_dir=REPO / "data")
+    settings = ServiceSettings(data_dir=REPO / "data")
     prepare_model(settings)
     return settings.models_dir.resolve()
 

@@ -1,1 +1,0 @@
-"""Typer commands of the `qfq` CLI that belong to the indexer (mounted by `service/cli.py`)."""

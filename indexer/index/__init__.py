@@ -1,0 +1,1 @@
+"""Index storage: the bundle and its publication, vector and lexical indexes, passage store, embedding cache."""

@@ -1,0 +1,218 @@
+"""A published index bundle: its files, which one is current, and loading it with verification."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from indexer.embedding.base import Encoder
+from indexer.errors import BundleError
+from indexer.files import sha256_file
+from indexer.index.lexical import (
+    LexicalIndex,
+)
+from indexer.index.store import PassageStore
+from indexer.index.vectors import FaissIndex, load_index, set_threads
+from indexer.settings import Settings
+
+FORMAT_VERSION = 1
+
+
+MANIFEST_FILE = "manifest.json"
+
+
+STORE_FILE = "passages.sqlite"
+
+
+VECTORS_FILE = "vectors.faiss"
+
+
+LEXICAL_FILE = "lexical.npz"
+
+
+ARTIFACTS = (STORE_FILE, VECTORS_FILE, LEXICAL_FILE)
+
+
+CURRENT_LINK = "current"
+
+
+PREVIOUS_LINK = "previous"
+
+
+@dataclass
+class Bundle:
+    """A loaded, verified bundle: its manifest, passage store, vector index and lexical postings."""
+
+    path: Path
+    manifest: dict[str, Any]
+    store: PassageStore
+    index: FaissIndex
+    lexical: LexicalIndex
+
+    @property
+    def build_id(self) -> str:
+        return str(self.manifest["build_id"])
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def link_target(bundles_dir: Path, link_name: str) -> str | None:
+    link = bundles_dir / link_name
+    if not link.is_symlink():
+        return None
+    target = os.readlink(link)
+    return target if (bundles_dir / target).is_dir() else None
+
+
+def current_bundle_path(settings: Settings) -> Path:
+    """Folder of the published bundle.
+
+    Raises:
+        BundleError: nothing is published (code `index_absent`).
+    """
+    bundles_dir = settings.bundles_dir
+    target = link_target(bundles_dir, CURRENT_LINK)
+    if target is None:
+        raise BundleError(
+            f"Aucun index publié dans {bundles_dir}. Construisez-le avec « qfq build ».",
+            code="index_absent",
+        )
+    return bundles_dir / target
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of a bundle folder.
+
+    Raises:
+        BundleError: missing or unreadable manifest (code `index_corrompu`).
+    """
+    path = folder / MANIFEST_FILE
+    if not path.is_file():
+        raise BundleError(
+            f"L'index {folder} n'a pas de {MANIFEST_FILE} : il est incomplet. Reconstruisez-le avec "
+            "« qfq build ».",
+            code="index_corrompu",
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(
+            f"Le fichier {path} est illisible ({exc}). Reconstruisez l'index avec « qfq build ».",
+            code="index_corrompu",
+        ) from exc
+    if not isinstance(manifest, dict):
+        raise BundleError(f"Le fichier {path} n'est pas un manifeste d'index.", code="index_corrompu")
+    return manifest
+
+
+def _check_compatible(manifest: dict[str, Any], settings: Settings, encoder: Encoder | None) -> None:
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(
+            f"Format d'index {version} non pris en charge (attendu : {FORMAT_VERSION}). "
+            "Reconstruisez l'index avec « qfq build ».",
+            code="index_incompatible",
+        )
+    model = manifest.get("model") or {}
+    expected: dict[str, Any]
+    if encoder is not None:
+        expected = {"id": encoder.model_id, "weights_hash": encoder.weights_hash, "dimension": encoder.dim}
+    else:
+        expected = {"setting": settings.model}
+    labels = {
+        "id": "modèle",
+        "weights_hash": "empreinte des poids",
+        "dimension": "dimension",
+        "setting": "modèle",
+    }
+    for key, value in expected.items():
+        if model.get(key) != value:
+            raise BundleError(
+                f"L'index a été construit pour un autre modèle ({labels[key]} : {model.get(key)!r}, "
+                f"attendu : {value!r}). Reconstruisez l'index avec « qfq build » ou corrigez QFQ_MODEL.",
+                code="index_incompatible",
+                details={"field": key, "bundle": model.get(key), "expected": value},
+            )
+
+
+def _check_artifacts(folder: Path, manifest: dict[str, Any], verify_hashes: bool) -> None:
+    artifacts = manifest.get("artifacts") or {}
+    for name in ARTIFACTS:
+        entry = artifacts.get(name)
+        path = folder / name
+        if not isinstance(entry, dict) or not path.is_file():
+            raise BundleError(
+                f"Fichier {name} absent de l'index {folder}. Reconstruisez-le avec « qfq build ».",
+                code="index_corrompu",
+            )
+        if path.stat().st_size != entry.get("bytes") or (
+            verify_hashes and sha256_file(path) != entry.get("sha256")
+        ):
+            raise BundleError(
+                f"Le fichier {name} de l'index {folder} a été modifié ou est abîmé (empreinte sha256 "
+                "différente du manifeste). Reconstruisez l'index avec « qfq build » ou revenez au "
+                "précédent avec « qfq index rollback ».",
+                code="index_corrompu",
+                details={"artifact": name},
+            )
+
+
+def load_bundle(
+    settings: Settings,
+    path: Path | None = None,
+    *,
+    encoder: Encoder | None = None,
+    verify_hashes: bool = True,
+) -> Bundle:
+    """Open and verify a bundle (the published one by default).
+
+    Args:
+        settings: the settings (bundles_dir, model, threads).
+        path: a bundle folder; None for the published bundle.
+        encoder: when given, its model id, weights hash and dimension must match the manifest; otherwise
+            the manifest's model setting must equal `settings.model`.
+        verify_hashes: check the sha256 of every artifact (sizes are always checked).
+
+    Returns:
+        The loaded bundle.
+
+    Raises:
+        BundleError: `index_absent`, `index_corrompu` or `index_incompatible`, with a French message.
+    """
+    folder = path if path is not None else current_bundle_path(settings)
+    if not folder.is_dir():
+        raise BundleError(f"Dossier d'index introuvable : {folder}.", code="index_absent")
+    manifest = read_manifest(folder)
+    _check_compatible(manifest, settings, encoder)
+    _check_artifacts(folder, manifest, verify_hashes)
+    set_threads(settings.threads)
+    vector_meta = manifest.get("vector_index") or {}
+    index = load_index(folder / VECTORS_FILE, str(vector_meta.get("kind", "flat")), threads=settings.threads)
+    try:
+        lexical = LexicalIndex.load(folder / LEXICAL_FILE)
+    except (OSError, ValueError, KeyError) as exc:
+        raise BundleError(
+            f"Le fichier {LEXICAL_FILE} de l'index {folder} est illisible : {exc}", code="index_corrompu"
+        ) from exc
+    store = PassageStore(folder / STORE_FILE)
+    counts = manifest.get("counts") or {}
+    found = {
+        "passages (manifeste)": counts.get("passages"),
+        "passages (base)": store.count(),
+        "vecteurs": index.ntotal,
+        "lignes lexicales": lexical.n_rows,
+    }
+    dimension = (manifest.get("model") or {}).get("dimension")
+    if len(set(found.values())) != 1 or index.dim != dimension:
+        store.close()
+        detail = ", ".join(f"{k} = {v}" for k, v in found.items())
+        raise BundleError(
+            f"L'index {folder} est incohérent ({detail}, dimension {index.dim} / {dimension}). "
+            "Reconstruisez-le avec « qfq build ».",
+            code="index_corrompu",
+        )
+    return Bundle(path=folder, manifest=manifest, store=store, index=index, lexical=lexical)

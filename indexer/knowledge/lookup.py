@@ -1,0 +1,31 @@
+"""What the knowledge layer needs from the texts, as protocols: the passages of an article, and (for the
+impact of a law) the corpus's documents, articles and headings. Implementations live with the corpus
+(`indexer.corpus.lookup`) and the index (`indexer.index.lookup`); the `Retriever` is one too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from indexer.models import Article, Document, Passage
+
+
+class PassageLookup(Protocol):
+    """Anything that returns the passages of one article (the `Retriever` does)."""
+
+    def passages_of_article(self, doc_key: str, article: str) -> list[Passage]: ...
+
+
+class ArticleSource(Protocol):
+    """The corpus seen article by article (`indexer.corpus.lookup.CorpusLookup`)."""
+
+    corpus_dir: Path
+    documents: dict[str, Document]
+
+    def document(self, doc_key: str) -> Document | None: ...
+
+    def articles(self, doc_key: str, article: str) -> list[Article]: ...
+
+    def heading_path(self, doc_key: str, article: str) -> list[str]: ...
+
+    def passages_of_article(self, doc_key: str, article: str) -> list[Passage]: ...

@@ -1,0 +1,1 @@
+"""Search: the retriever, fusion of rankings, filters and priors."""

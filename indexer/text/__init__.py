@@ -1,0 +1,1 @@
+"""Text processing: French normalisation and stemming, tagging by level and theme, acronyms, article references."""

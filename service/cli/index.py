@@ -1,0 +1,37 @@
+"""`qfq index …`: list the kept bundles and roll back to the previous one."""
+
+from __future__ import annotations
+
+import typer
+
+from indexer.errors import QfqError
+from service.cli.output import fail
+from service.settings import ServiceSettings
+
+app = typer.Typer(help="Index publiés : liste et retour arrière.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_command() -> None:
+    """Liste les index conservés (le courant et le précédent)."""
+    from indexer.index.publish import list_bundles
+
+    rows = list_bundles(ServiceSettings())
+    if not rows:
+        typer.echo("Aucun index construit. Lancez « qfq build ».")
+        return
+    for row in rows:
+        role = f" ({row['role']})" if row["role"] else ""
+        typer.echo(f"{row['build_id']}{role} · construit le {row['built_at']} · {row['passages']} passages")
+
+
+@app.command("rollback")
+def rollback_command() -> None:
+    """Revient à l'index précédent (l'index courant devient le précédent)."""
+    from indexer.index.publish import rollback
+
+    try:
+        build_id = rollback(ServiceSettings())
+    except QfqError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"Index courant : {build_id}. Redémarrez le service pour qu'il le charge.")

@@ -1,0 +1,18 @@
+"""The routers the app includes, in order; another feature adds its router to `ROUTERS`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api.routes import knowledge, meta, passages, search
+from service.web import pages, profile
+
+ROUTERS: list[APIRouter] = [
+    search.router,
+    passages.router,
+    meta.router,
+    meta.health_router,
+    pages.router,
+    knowledge.router,
+    profile.router,
+]

@@ -1,0 +1,45 @@
+"""The service's settings: the indexer's, plus HTTP, API keys, CORS, rate limit and the Légifrance API (PISTE)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from indexer.fetch.client import PisteCredentials
+from indexer.settings import Settings
+
+
+class ServiceSettings(Settings):
+    """Every `QFQ_*` setting a `qfq` command or the HTTP service reads (one object per process)."""
+
+    # HTTP
+    host: str = Field(default="127.0.0.1", description="Adresse d'écoute du service HTTP.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port d'écoute du service HTTP.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origines autorisées (CORS).")
+    api_keys: list[str] = Field(default_factory=list, description="Clés d'API acceptées; vide = accès libre.")
+    rate_limit_per_minute: int = Field(
+        default=120, ge=0, description="Requêtes par minute par clé ou adresse; 0 = illimité."
+    )
+    frame_ancestors: str = Field(
+        default="'self'", description="Valeur de frame-ancestors pour la page /embed."
+    )
+
+    # Légifrance API (PISTE)
+    piste_client_id: str = Field(default="", description="Identifiant client OAuth2 PISTE.")
+    piste_client_secret: str = Field(default="", description="Secret client OAuth2 PISTE.")
+    piste_oauth_url: str = Field(
+        default="https://sandbox-oauth.piste.gouv.fr/api/oauth/token",
+        description="URL du jeton OAuth2 PISTE (bac à sable ou production).",
+    )
+    piste_api_url: str = Field(
+        default="https://sandbox-api.piste.gouv.fr/dila/legifrance/lf-engine-app",
+        description="URL de base de l'API Légifrance (bac à sable ou production).",
+    )
+
+    def piste(self) -> PisteCredentials:
+        """Credentials and URLs of the Légifrance API, for `PisteClient`."""
+        return PisteCredentials(
+            client_id=self.piste_client_id,
+            client_secret=self.piste_client_secret,
+            oauth_url=self.piste_oauth_url,
+            api_url=self.piste_api_url,
+        )

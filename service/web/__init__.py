@@ -1,0 +1,1 @@
+"""The web pages: search, profile, templates and static files."""

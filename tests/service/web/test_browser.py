@@ -1,0 +1,109 @@
+"""The search page in real headless Chromium: type a question, see a CGCT result, copy its citation."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from helpers.api_checks import free_port
+from helpers.paths import REPO
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from indexer.search.retriever import Retriever
+from service.app import create_app
+from service.settings import ServiceSettings
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def server_url(fake_settings: ServiceSettings, retriever: Retriever) -> Iterator[str]:
+    """A real uvicorn server on loopback, in a thread, over the subset bundle."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(fake_settings, retriever=retriever), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "le serveur n'a pas démarré"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    assert Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file(), (
+        "Chromium manque : apt-get install -y chromium chromium-driver"
+    )
+    profile = tempfile.mkdtemp(prefix="qfq-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--lang=fr-FR",
+        "--window-size=1200,1400",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_type_a_question_and_see_a_cgct_result(browser: webdriver.Chrome, server_url: str) -> None:
+    browser.get(server_url + "/")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+    box = browser.find_element(By.ID, "q")
+    assert browser.find_element(By.CSS_SELECTOR, "label[for=q]").text == "Votre question"
+    Select(browser.find_element(By.ID, "niveau")).select_by_value("commune")
+    box.send_keys("Qui assure la collecte des déchets ménagers ?")
+    box.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 20).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "li.hit"))
+    )
+    hits = browser.find_elements(By.CSS_SELECTOR, "li.hit")
+    first = hits[0]
+    citation = first.find_element(By.CSS_SELECTOR, "h2.citation").text
+    assert citation.startswith("CGCT, art. L2224-") and "(version du 2020-10-28)" in citation
+    assert first.find_element(By.CSS_SELECTOR, ".status").text == "en vigueur"
+    assert first.find_elements(By.CSS_SELECTOR, "blockquote mark")
+    link = first.find_element(By.PARTIAL_LINK_TEXT, "Légifrance").get_attribute("href")
+    assert link and link.startswith("https://www.legifrance.gouv.fr/")
+    first.find_element(By.CSS_SELECTOR, "button.copy").click()
+    note = first.find_element(By.CSS_SELECTOR, ".copied")
+    WebDriverWait(browser, 5).until(lambda _: note.text)
+    assert note.text == "Citation copiée."
+    assert "qfq_http_requests" not in browser.page_source  # the page shows no internals
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "recherche-cgct.png"))
