@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from helpers.paths import REPO
 
+_NOT_SOURCES = (".git", ".venv", "data", "build", "*.egg-info", "__pycache__", "test-artifacts", ".*_cache")
+
 
 def _run(*command: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True, text=True, timeout=600)

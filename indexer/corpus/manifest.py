@@ -16,21 +16,6 @@ from indexer.models import Document
 
 CHECKSUMS_FILE = "CHECKSUMS.sha256"
 MANIFEST_FILE = "manifest.toml"
-MANIFEST_FIELDS = (
-    "key",
-    "title",
-    "short_name",
-    "kind",
-    "official_id",
-    "url",
-    "format",
-    "path",
-    "version_date",
-    "source",
-    "licence",
-    "head_version_date",
-    "amendments",
-)
 REQUIRED_FIELDS = (
     "key",
     "title",
@@ -44,6 +29,8 @@ REQUIRED_FIELDS = (
     "source",
     "licence",
 )
+# Every field `render_manifest` writes: the required ones, then the optional ones when set.
+MANIFEST_FIELDS = (*REQUIRED_FIELDS, "head_version_date", "amendments")
 
 
 def load_manifest(corpus_dir: Path) -> list[Document]:
@@ -87,6 +74,25 @@ def load_manifest(corpus_dir: Path) -> list[Document]:
         known = {name: str(entry[name]) for name in Document.__dataclass_fields__ if name in entry}
         documents.append(Document(**known))
     return documents
+
+
+def select_documents(documents: list[Document], only: Iterable[str] | None) -> list[Document]:
+    """The documents whose keys are in `only` (all of them when `only` is empty), in manifest order.
+
+    Raises:
+        CorpusError: a key of `only` is not in the manifest (code `document_inconnu`).
+    """
+    wanted = set(only or ())
+    if not wanted:
+        return documents
+    unknown = sorted(wanted - {doc.key for doc in documents})
+    if unknown:
+        raise CorpusError(
+            f"Document(s) inconnu(s) : {', '.join(unknown)}. "
+            f"Documents du corpus : {', '.join(doc.key for doc in documents)}.",
+            code="document_inconnu",
+        )
+    return [doc for doc in documents if doc.key in wanted]
 
 
 def manifest_hash(corpus_dir: Path) -> str:

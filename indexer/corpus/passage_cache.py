@@ -19,9 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from indexer.corpus.manifest import load_manifest
+from indexer.corpus.manifest import load_manifest, select_documents
 from indexer.corpus.passages import load_passages
-from indexer.errors import CorpusError
 from indexer.index.lexical import passage_field_texts
 from indexer.models import Document, Link, Passage, Status
 from indexer.settings import Settings
@@ -209,15 +208,7 @@ def load_passages_cached(
     if parse is None:
         parse = load_passages
     documents = load_manifest(settings.require_corpus())
-    if only:
-        unknown = sorted(only - {doc.key for doc in documents})
-        if unknown:
-            raise CorpusError(
-                f"Document(s) inconnu(s) : {', '.join(unknown)}. "
-                f"Documents du corpus : {', '.join(doc.key for doc in documents)}.",
-                code="document_inconnu",
-            )
-        documents = [doc for doc in documents if doc.key in only]
+    documents = select_documents(documents, only)
     result = CachedPassages(documents=documents)
     for doc in documents:
         fingerprint = document_fingerprint(settings, doc)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from indexer.corpus.manifest import load_manifest
+from indexer.corpus.manifest import load_manifest, select_documents
 from indexer.corpus.parsers import parse_document
 from indexer.corpus.parsers.common import legiarti_url
 from indexer.corpus.segment import TokenCounter, split_article
@@ -210,15 +210,7 @@ def load_passages(
     """
     corpus_dir = settings.require_corpus()
     documents = load_manifest(corpus_dir)
-    if only:
-        unknown = sorted(only - {doc.key for doc in documents})
-        if unknown:
-            raise CorpusError(
-                f"Document(s) inconnu(s) : {', '.join(unknown)}. "
-                f"Documents du corpus : {', '.join(doc.key for doc in documents)}.",
-                code="document_inconnu",
-            )
-        documents = [doc for doc in documents if doc.key in only]
+    documents = select_documents(documents, only)
     if workers is None:
         workers = 1 if count is not None else settings.threads
     workers = max(1, min(workers, len(documents)))

@@ -25,6 +25,8 @@ from indexer.index.bundle import (
     MANIFEST_FILE,
     STORE_FILE,
     VECTORS_FILE,
+    ArtifactInfo,
+    BundleManifest,
 )
 from indexer.index.embed_cache import EmbeddingCache, embed_with_cache
 from indexer.index.lexical import (
@@ -283,8 +285,8 @@ def _manifest(
     embedded: int,
     embed_seconds: float,
     folder: Path,
-) -> dict[str, Any]:
-    artifacts = {
+) -> BundleManifest:
+    artifacts: dict[str, ArtifactInfo] = {
         name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
         for name in ARTIFACTS
     }

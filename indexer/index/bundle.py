@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from indexer.embedding.base import Encoder
 from indexer.errors import BundleError
@@ -42,12 +42,83 @@ CURRENT_LINK = "current"
 PREVIOUS_LINK = "previous"
 
 
+class ModelInfo(TypedDict):
+    """The model whose vectors the bundle holds; a reader refuses another one."""
+
+    id: str
+    weights_hash: str
+    dimension: int
+    normalisation: str
+    setting: str
+    backend: str
+    max_passage_tokens: int
+
+
+class VectorIndexInfo(TypedDict):
+    kind: str
+    metric: str
+    ntotal: int
+
+
+class LexicalInfo(TypedDict):
+    engine: str
+    analyzer: str
+    fts_tokenizer: str
+    fields: list[str]
+    field_weights: dict[str, float]
+
+
+class Counts(TypedDict):
+    passages: int
+    articles: int
+    documents: int
+    by_status: dict[str, int]
+    by_document: dict[str, int]
+
+
+class CorpusInfo(TypedDict):
+    manifest_sha256: str
+    only: list[str] | None
+    documents: list[dict[str, Any]]
+
+
+class EmbeddingInfo(TypedDict):
+    embedded: int
+    from_cache: int
+    seconds: float
+
+
+class ArtifactInfo(TypedDict):
+    sha256: str
+    bytes: int
+
+
+class BundleManifest(TypedDict):
+    """`manifest.json`: what a bundle holds and how it was built, with the sha256 of each artifact.
+
+    Read from disk it is untrusted: readers check its fields before use (`load_bundle`).
+    """
+
+    format_version: int
+    build_id: str
+    built_at: str
+    build_seconds: float
+    model: ModelInfo
+    vector_index: VectorIndexInfo
+    lexical: LexicalInfo
+    counts: Counts
+    corpus: CorpusInfo
+    taxonomy_version: str | None
+    embedding: EmbeddingInfo
+    artifacts: dict[str, ArtifactInfo]
+
+
 @dataclass
 class Bundle:
     """A loaded, verified bundle: its manifest, passage store, vector index and lexical postings."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: BundleManifest
     store: PassageStore
     index: FaissIndex
     lexical: LexicalIndex
@@ -84,7 +155,7 @@ def current_bundle_path(settings: Settings) -> Path:
     return bundles_dir / target
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
+def read_manifest(folder: Path) -> BundleManifest:
     """The manifest of a bundle folder.
 
     Raises:
@@ -106,10 +177,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(manifest, dict):
         raise BundleError(f"Le fichier {path} n'est pas un manifeste d'index.", code="index_corrompu")
-    return manifest
+    return cast(BundleManifest, manifest)
 
 
-def _check_compatible(manifest: dict[str, Any], settings: Settings, encoder: Encoder | None) -> None:
+def _check_compatible(manifest: BundleManifest, settings: Settings, encoder: Encoder | None) -> None:
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise BundleError(
@@ -139,7 +210,7 @@ def _check_compatible(manifest: dict[str, Any], settings: Settings, encoder: Enc
             )
 
 
-def _check_artifacts(folder: Path, manifest: dict[str, Any], verify_hashes: bool) -> None:
+def _check_artifacts(folder: Path, manifest: BundleManifest, verify_hashes: bool) -> None:
     artifacts = manifest.get("artifacts") or {}
     for name in ARTIFACTS:
         entry = artifacts.get(name)

@@ -53,7 +53,7 @@ class FilterIndex:
 
     def __init__(
         self,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Any],
         documents: Sequence[Mapping[str, Any]],
         taxonomy: Taxonomy | None,
     ) -> None:

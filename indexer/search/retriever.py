@@ -15,7 +15,7 @@ import numpy as np
 from indexer.embedding.base import Encoder
 from indexer.embedding.factory import load_encoder
 from indexer.errors import QfqError
-from indexer.index.bundle import Bundle, load_bundle
+from indexer.index.bundle import Bundle, BundleManifest, load_bundle
 from indexer.index.lexical import query_tokens
 from indexer.models import Passage
 from indexer.search.filters import FilterIndex, SearchFilters
@@ -177,7 +177,7 @@ class Retriever:
     # --- metadata -------------------------------------------------------------------------------
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> BundleManifest:
         return self.bundle.manifest
 
     @property

@@ -87,7 +87,7 @@ async def get_taxonomy(state: IndexStateDep) -> TaxonomyOut:
 )
 async def get_index_manifest(retriever: RetrieverDep) -> IndexManifest:
     """Version de format, modèle, dimension, nombres de passages, empreintes du corpus et des fichiers."""
-    return IndexManifest(**retriever.manifest)
+    return IndexManifest.model_validate(retriever.manifest)
 
 
 @health_router.get("/livez", operation_id="livez", summary="Vivacité", response_model=Liveness)
