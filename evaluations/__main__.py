@@ -1,4 +1,5 @@
-"""`python -m evaluations run|check`: score the current bundle on a gold set, or check the pinned scores."""
+"""`python -m evaluations run|reponses|check`: score the current bundle (or the knowledge's answers) on a gold
+set, or check the pinned scores."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from evaluations.answers import format_outcomes, score_answers, summary_line
 from evaluations.gold import load_gold
-from evaluations.pinned import EXPECTED_PATH, compare, load_expected
+from evaluations.pinned import EXPECTED_PATH, compare, compare_answers, load_expected
 from evaluations.runner import format_table, open_retriever, run_split, write_results
 from indexer.errors import QfqError
+from indexer.knowledge.answer import Answerer, curated_answerer
 from indexer.search.retriever import MODES
 from indexer.settings import Settings
 
@@ -38,6 +41,23 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DOSSIER",
         help="écrire aussi le tableau Markdown <jeu>-<découpage>-<mode>.md dans ce dossier",
+    )
+    answers = commands.add_parser(
+        "reponses",
+        help="mesure la précision et la couverture des réponses des connaissances curées",
+        description="Pose les questions du jeu aux connaissances curées (sans index) et compare les réponses "
+        "montrées aux réponses attendues (metadata.reponse).",
+    )
+    answers.add_argument("--gold", required=True, type=Path, help="dossier du jeu (queries.jsonl, qrels/)")
+    answers.add_argument("--split", default="test", help="découpage à évaluer (fichier qrels/<split>.tsv)")
+    answers.add_argument(
+        "--json", action="store_true", help="n'écrire qu'un objet JSON sur la sortie standard"
+    )
+    answers.add_argument(
+        "--resultats",
+        type=Path,
+        metavar="DOSSIER",
+        help="écrire aussi le tableau Markdown <jeu>-<découpage>-reponses.md dans ce dossier",
     )
     check = commands.add_parser(
         "check",
@@ -78,6 +98,36 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _answers(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    gold = load_gold(args.gold, args.split)
+    report = score_answers(gold, _answerer().answer)
+    if args.resultats is not None:
+        args.resultats.mkdir(parents=True, exist_ok=True)
+        path = args.resultats / f"{gold.name}-{gold.split}-reponses.md"
+        path.write_text(
+            f"# Réponses des connaissances : {gold.name}, découpage {gold.split}\n\n"
+            f"Commande : `{_command_line(argv)}`\n\n{summary_line(gold.name, [(gold.split, report)])}\n\n"
+            + format_outcomes(report)
+            + "\n",
+            encoding="utf-8",
+        )
+        print(f"Tableau écrit : {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        print(summary_line(gold.name, [(gold.split, report)]))
+    return 0
+
+
+def _answerer() -> Answerer:
+    answerer = curated_answerer()
+    if answerer is None:
+        raise QfqError(
+            "Les connaissances curées sont invalides : voir le journal.", code="connaissances_invalides"
+        )
+    return answerer
+
+
 def _check(args: argparse.Namespace) -> int:
     expected = load_expected(args.expected)
     settings = Settings()
@@ -100,6 +150,12 @@ def _check(args: argparse.Namespace) -> int:
             for comparison in compare(expected, split, mode, report.metrics):
                 failures += not comparison.ok
                 print(comparison.line(), flush=True)
+    for split in expected.answers:
+        answers = score_answers(load_gold(expected.gold, split), _answerer().answer)
+        measured = {"precision": answers.precision, "coverage": answers.coverage}
+        for comparison in compare_answers(expected, split, measured):
+            failures += not comparison.ok
+            print(comparison.line(), flush=True)
     print("Tout est conforme." if not failures else f"{failures} écart(s) hors tolérance.")
     return 1 if failures else 0
 
@@ -109,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
+        if args.command == "reponses":
+            return _answers(args, argv)
         return _run(args, argv) if args.command == "run" else _check(args)
     except QfqError as exc:
         print(f"Erreur ({exc.code}) : {exc.message}", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from evaluations.metrics import METRICS
 from indexer.search.retriever import MODES
 
 EXPECTED_PATH = Path(__file__).resolve().parent / "expected.yaml"
+ANSWER_METRICS = ("precision", "coverage")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Expected:
     k: int
     tolerance: float
     scores: dict[str, dict[str, dict[str, float]]]  # split -> mode -> metric -> value
+    answers: dict[str, dict[str, float]] = field(default_factory=dict)  # split -> precision/coverage
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ def load_expected(path: Path = EXPECTED_PATH) -> Expected:
     """Read an expected-scores YAML file.
 
     The file holds `gold` (a folder, relative to the YAML file), `model` (the bundle's model id, optional),
-    `k`, `tolerance`, and `scores: {split: {mode: {metric: value}}}`.
+    `k`, `tolerance`, `scores: {split: {mode: {metric: value}}}` and, optionally, the knowledge answers'
+    `reponses: {split: {precision: value, coverage: value}}`.
 
     Raises:
         GoldError: missing or malformed file (code `scores_attendus_invalides`).
@@ -92,6 +95,11 @@ def load_expected(path: Path = EXPECTED_PATH) -> Expected:
             if unknown:
                 raise _fail(path, f"métrique(s) inconnue(s) : {', '.join(unknown)}.")
             scores.setdefault(str(split), {})[str(mode)] = {m: float(v) for m, v in values.items()}
+    answers: dict[str, dict[str, float]] = {}
+    for split, values in (data.get("reponses") or {}).items():
+        if not isinstance(values, dict) or not set(values) <= set(ANSWER_METRICS) or not values:
+            raise _fail(path, f"reponses.{split} doit associer {' et '.join(ANSWER_METRICS)} à des valeurs.")
+        answers[str(split)] = {m: float(v) for m, v in values.items()}
     try:
         tolerance = float(data.get("tolerance", 0.01))
         k = int(data.get("k", 10))
@@ -104,7 +112,16 @@ def load_expected(path: Path = EXPECTED_PATH) -> Expected:
         k=k,
         tolerance=tolerance,
         scores=scores,
+        answers=answers,
     )
+
+
+def compare_answers(expected: Expected, split: str, measured: dict[str, float]) -> list[Comparison]:
+    """Compare the answers' precision and coverage with the pinned ones of a split."""
+    return [
+        Comparison(split, "reponses", name, measured[name], value, expected.tolerance)
+        for name, value in expected.answers[split].items()
+    ]
 
 
 def compare(expected: Expected, split: str, mode: str, metrics: dict[str, float]) -> list[Comparison]:

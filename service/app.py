@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 
+from indexer.knowledge.answer import Answerer, curated_answerer
 from indexer.search.retriever import Retriever
 from service.errors import install_error_handlers
 from service.metrics import Metrics
@@ -61,6 +63,7 @@ def create_app(
     retriever: Retriever | None = None,
     loader: RetrieverLoader | None = None,
     load_index: bool = True,
+    answerer: Answerer | None | Literal["curated"] = "curated",
 ) -> FastAPI:
     """Build the service.
 
@@ -71,6 +74,8 @@ def create_app(
             run in a background thread at start-up so `/livez` answers at once and `/readyz` says 503 until
             the index is ready.
         load_index: False leaves the index unloaded (tests of the not-ready state).
+        answerer: what answers questions from the curated knowledge: "curated" reads `corpus/knowledge/`
+            (no answers, with a logged error, when it is invalid), None answers nothing.
 
     Returns:
         The FastAPI application.
@@ -125,6 +130,7 @@ def create_app(
         ],
     )
     app.state.settings = settings
+    app.state.answerer = curated_answerer() if answerer == "curated" else answerer
     app.state.index = state
     app.state.metrics = metrics
     install_error_handlers(app)

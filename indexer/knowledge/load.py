@@ -25,6 +25,7 @@ from indexer.knowledge.model import (
     Law,
     LegalBasis,
     Obligation,
+    Subject,
     law_number_pattern,
 )
 from indexer.knowledge.rules import RuleSyntaxError, parse_condition
@@ -302,6 +303,40 @@ def _obligations(
     return obligations
 
 
+def _subjects(
+    raw: dict[str, Any], competences: list[Competence], obligations: list[Obligation], problems: _Problems
+) -> list[Subject]:
+    known_competences = {c.id for c in competences}
+    known_obligations = {o.id for o in obligations}
+    subjects = []
+    for index, entry in enumerate(raw.get("sujets") or [], start=1):
+        sid = str(entry.get("id") or "")
+        where = f"sujets.toml, sujet {sid or index}"
+        if not _ID.match(sid):
+            problems.add(where, "« id » manquant ou invalide")
+        phrases = tuple(str(p).strip() for p in entry.get("mots") or [] if str(p).strip())
+        if not phrases:
+            problems.add(where, "« mots » vide")
+        ids = {name: tuple(str(i) for i in entry.get(name) or []) for name in ("competences", "obligations")}
+        if not ids["competences"] and not ids["obligations"]:
+            problems.add(where, "ni compétence ni obligation")
+        for unknown in sorted(set(ids["competences"]) - known_competences):
+            problems.add(where, f"compétence « {unknown} » inconnue")
+        for unknown in sorted(set(ids["obligations"]) - known_obligations):
+            problems.add(where, f"obligation « {unknown} » inconnue")
+        subjects.append(
+            Subject(
+                id=sid,
+                title=str(entry.get("intitule") or sid),
+                phrases=phrases,
+                competences=ids["competences"],
+                obligations=ids["obligations"],
+            )
+        )
+    _duplicates((s.id for s in subjects), "sujets.toml", problems)
+    return subjects
+
+
 def _duplicates(ids: Iterable[str], what: str, problems: _Problems) -> None:
     seen: set[str] = set()
     for item in ids:
@@ -353,12 +388,19 @@ def load_knowledge(folder: Path = KNOWLEDGE_DIR, documents: Iterable[str] | None
     competences = [c for path in competence_files for c in _competences(path, laws, taxonomy, problems)]
     _duplicates((c.id for c in competences), "compétences", problems)
     _duplicates((o.id for o in obligations), "obligations.toml", problems)
+    subjects_file = folder / "sujets.toml"
+    subjects = (
+        _subjects(_read_toml(subjects_file, problems), competences, obligations, problems)
+        if subjects_file.is_file()
+        else []
+    )
     knowledge = Knowledge(
         laws=laws,
         competences=competences,
         obligations=obligations,
         criteria=criteria,
         groups=groups,
+        subjects=subjects,
         folder=str(folder),
     )
     if documents is not None:

@@ -184,6 +184,21 @@ class Obligation:
     recurrence: str = ""  # e.g. "tous les trois ans"
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What agents talk about, tied to the curated entries of every level that deal with it.
+
+    `phrases` are the everyday expressions that name it (« ordures ménagères », « la compétence eau »);
+    a question names the subject when it contains every word of one of them (after analysis).
+    """
+
+    id: str
+    title: str
+    phrases: tuple[str, ...]
+    competences: tuple[str, ...] = ()
+    obligations: tuple[str, ...] = ()
+
+
 @dataclass
 class Knowledge:
     """Everything under `corpus/knowledge/`, validated."""
@@ -193,6 +208,7 @@ class Knowledge:
     obligations: list[Obligation]
     criteria: dict[str, Criterion]
     groups: dict[str, tuple[str, ...]]  # e.g. "epci-fp" -> the EPCI types
+    subjects: list[Subject] = field(default_factory=list)
     folder: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -218,6 +234,12 @@ class Knowledge:
 
     def competences_of(self, level: str) -> list[Competence]:
         return [c for c in self.competences if level in c.levels]
+
+    def competence(self, competence_id: str) -> Competence:
+        return next(c for c in self.competences if c.id == competence_id)
+
+    def obligation(self, obligation_id: str) -> Obligation:
+        return next(o for o in self.obligations if o.id == obligation_id)
 
 
 def iter_tests(condition: Condition) -> list[Comparison]:

@@ -37,6 +37,10 @@ class FusionParams:
     # who does what is set by the legislative article (L…), which decrees only carry out.
     regulatory_penalty: float = 0.7
     acronyms: bool = True  # spell out the acronyms of the question (`corpus/sigles.toml`) in every mode
+    # Weight of a third ranked list in the fusion: the passages of the articles a confident knowledge answer
+    # cites (`indexer.search.ask`), in the answer's order. Evidence, not a verdict: they still need the
+    # question's words or meaning to rank first.
+    evidence_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in ("rrf", "linear"):
@@ -53,6 +57,7 @@ def fuse(
     lexical_all: np.ndarray,
     boosted: np.ndarray | None = None,
     penalised: np.ndarray | None = None,
+    evidence_rank: Mapping[int, int] | None = None,
 ) -> dict[int, float]:
     """Fused score of each row: RRF or linear combination, then the level boost and the priors' factors.
 
@@ -65,6 +70,7 @@ def fuse(
         lexical_all: bm25 of every passage.
         boosted: passages tagged with a level the question names (multiplied by 1 + level_boost).
         penalised: fused-score factor of every passage (see `indexer.search.priors`).
+        evidence_rank: 1-based rank of each row in the evidence list (articles a knowledge answer cites).
 
     Returns:
         Row -> fused score.
@@ -77,6 +83,8 @@ def fuse(
                 value += params.dense_weight / (params.rrf_k + dense_rank[row])
             if row in lexical_rank:
                 value += params.lexical_weight / (params.rrf_k + lexical_rank[row])
+            if evidence_rank and row in evidence_rank:
+                value += params.evidence_weight / (params.rrf_k + evidence_rank[row])
             fused[row] = value
     else:
         best = float(lexical_all.max()) if lexical_all.size else 0.0
@@ -84,6 +92,8 @@ def fuse(
             lexical = float(lexical_all[row]) / best if best > 0 else 0.0
             dense = dense_scores.get(row, 0.0)
             fused[row] = params.dense_weight * dense + params.lexical_weight * lexical
+            if evidence_rank and row in evidence_rank:
+                fused[row] += params.evidence_weight / evidence_rank[row]
     if boosted is not None:
         factor = 1.0 + params.level_boost
         for row in rows:

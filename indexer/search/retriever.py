@@ -131,6 +131,7 @@ class _Ranked:
     lexical_rank: dict[int, int]
     boosted: np.ndarray | None = None  # passages tagged with a level the question names
     penalised: np.ndarray | None = None  # fused-score factor of each passage (territory, regulatory)
+    evidence_rank: dict[int, int] = field(default_factory=dict)  # rows of the articles an answer cites
     fused: dict[int, float] = field(default_factory=dict)
     ranking: dict[int, float] = field(default_factory=dict)  # the score the mode sorts by
     ordered: list[int] = field(default_factory=list)
@@ -225,6 +226,7 @@ class Retriever:
         mode: str = "hybrid",
         offset: int = 0,
         group_by_article: bool = False,
+        evidence: Sequence[tuple[str, str]] = (),
     ) -> SearchResult:
         """Best passages for a French question.
 
@@ -235,6 +237,8 @@ class Retriever:
             mode: "hybrid" (fusion), "dense" or "lexical".
             offset: number of hits skipped (paging).
             group_by_article: keep one hit per article (its best part), listing the other matching parts.
+            evidence: (document, article) pairs a knowledge answer cites, most relevant first: a third list in
+                the hybrid fusion, weighted by `FusionParams.evidence_weight` (see `indexer.search.ask`).
 
         Returns:
             The page of hits with score components.
@@ -262,7 +266,16 @@ class Retriever:
             query_vector = np.asarray(self.encoder.encode_queries([expansion.text]), dtype=np.float32)[0]
         levels = tuple(levels_named(text, self._taxonomy)) if self._taxonomy else ()
         penalised = self._priors.factors(text, self.fusion)
-        ranked = self._rank(mode, tokens, query_vector, allowed, depth, self._level_mask(levels), penalised)
+        ranked = self._rank(
+            mode,
+            tokens,
+            query_vector,
+            allowed,
+            depth,
+            self._level_mask(levels),
+            penalised,
+            self._evidence_rows(evidence, allowed) if mode == "hybrid" else [],
+        )
         named = self._named_rows(text, allowed)
         if named:
             self._put_first(ranked, named, mode, query_vector)
@@ -305,8 +318,9 @@ class Retriever:
         depth: int,
         boosted: np.ndarray | None = None,
         penalised: np.ndarray | None = None,
+        evidence_ids: Sequence[int] = (),
     ) -> _Ranked:
-        """Dense and lexical candidate lists, their union and its order for the mode."""
+        """Dense, lexical (and evidence) candidate lists, their union and its order for the mode."""
         lexical_all = self.bundle.lexical.scores(tokens)
         dense_ids: list[int] = []
         if query_vector is not None:
@@ -315,7 +329,7 @@ class Retriever:
         lexical_ids: list[int] = []
         if mode != "dense":
             lexical_ids = top_positive(np.where(allowed, lexical_all, np.float32(0.0)), depth).tolist()
-        candidates = list(dict.fromkeys([*dense_ids, *lexical_ids]))
+        candidates = list(dict.fromkeys([*dense_ids, *lexical_ids, *evidence_ids]))
         ranked = _Ranked(
             lexical_all=lexical_all,
             dense_scores=self._dense_scores(query_vector, candidates),
@@ -323,6 +337,7 @@ class Retriever:
             lexical_rank={row: i + 1 for i, row in enumerate(lexical_ids)},
             boosted=boosted,
             penalised=penalised,
+            evidence_rank={row: i + 1 for i, row in enumerate(evidence_ids)},
         )
         self._score(ranked, candidates, mode)
         ranked.ordered = sorted(candidates, key=lambda row: (-ranked.ranking[row], row))
@@ -408,7 +423,17 @@ class Retriever:
             lexical_all=ranked.lexical_all,
             boosted=ranked.boosted,
             penalised=ranked.penalised,
+            evidence_rank=ranked.evidence_rank,
         )
+
+    def _evidence_rows(self, evidence: Sequence[tuple[str, str]], allowed: np.ndarray) -> list[int]:
+        """Rows of the evidence articles the filters allow, in evidence order, parts in order."""
+        if not evidence or self.fusion.evidence_weight == 0.0:
+            return []
+        rows: list[int] = []
+        for doc_key, article in dict.fromkeys(evidence):
+            rows += [row for row in self.bundle.store.rowids_of_article(doc_key, article) if allowed[row]]
+        return list(dict.fromkeys(rows))
 
     def _named_rows(self, query: str, allowed: np.ndarray) -> list[int]:
         rows: list[int] = []

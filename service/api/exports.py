@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from indexer.text.normalize import fold
 from service.api.schemas import ExportFormat, SearchResponse
+from service.api.schemas_knowledge import Answer, CitedPassage
 
 MEDIA_TYPES: dict[str, str] = {
     "md": "text/markdown; charset=utf-8",
@@ -67,6 +68,46 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+VERDICTS = {"applicable": "s'applique", "non_applicable": "ne s'applique pas", "indetermine": "à préciser"}
+
+
+def _answer_rows(answer: Answer) -> list[tuple[str, str, CitedPassage]]:
+    """(heading, detail, cited passage) of every citation of the answer, in order."""
+    rows = []
+    for level in answer.niveaux:
+        for competence in level.competences:
+            heading = f"{level.libelle} : {competence.intitule} — compétence {competence.categorie_libelle}"
+            detail = f"depuis le {competence.depuis} ({competence.loi.nom_court})"
+            rows += [(heading, detail, cited) for cited in competence.passages]
+    for obligation in answer.obligations:
+        verdict = f" : {VERDICTS.get(obligation.statut, obligation.statut)}" if obligation.statut else ""
+        detail = f"conditions : {obligation.conditions}"
+        rows += [(f"{obligation.intitule}{verdict}", detail, cited) for cited in obligation.passages]
+    return rows
+
+
+def _answer_markdown(answer: Answer) -> list[str]:
+    lines = ["## Réponse : " + " ; ".join(subject.intitule for subject in answer.sujets), ""]
+    current = ""
+    for heading, detail, cited in _answer_rows(answer):
+        if heading != current:
+            lines += [f"**{heading}** ({detail})", ""]
+            current = heading
+        if cited.trouve:
+            link = f" <{cited.url}>" if cited.url else ""
+            lines += [
+                f"- {cited.citation}, {cited.statut_libelle or ''}{link}",
+                "",
+                f"> {_excerpt(cited.extrait)}",
+                "",
+            ]
+        else:
+            lines += [f"- {cited.article_id} : article absent de l'index.", ""]
+    why = answer.pourquoi
+    lines += [f"*Réponse tirée des connaissances curées (reconnu : « {' », « '.join(why.mots)} »).*", ""]
+    return lines
+
+
 def render_markdown(response: SearchResponse, generated_at: datetime | None = None) -> str:
     """A French sheet: the question, each excerpt with its citation, status, version date and link.
 
@@ -85,6 +126,8 @@ def render_markdown(response: SearchResponse, generated_at: datetime | None = No
         f"Filtres : {_filters_line(response)}.*",
         "",
     ]
+    if response.reponse is not None:
+        lines += _answer_markdown(response.reponse)
     if not response.hits:
         lines += ["Aucun passage ne correspond à la question avec ces filtres.", ""]
     for hit in response.hits:
@@ -124,11 +167,30 @@ def _safe_cell(value: object) -> str:
 def render_csv(response: SearchResponse) -> str:
     """One row per hit, semicolon-separated (French spreadsheets), UTF-8 with a BOM so Excel reads accents.
 
+    The knowledge's answer, when there is one, comes first: one row per cited article, ranked « réponse ».
+
     Cells that a spreadsheet would run as a formula (starting with =, +, -, @) get a leading quote.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
+    if response.reponse is not None:
+        for heading, detail, cited in _answer_rows(response.reponse):
+            answer_row: tuple[object, ...] = (
+                "réponse",
+                cited.citation,
+                "",
+                "",
+                cited.article_id,
+                "",
+                cited.statut_libelle,
+                cited.version_date,
+                cited.url,
+                "",
+                cited.passage_id,
+                f"{heading} ({detail}). {cited.extrait}",
+            )
+            writer.writerow([_safe_cell(value) for value in answer_row])
     for hit in response.hits:
         row = (
             hit.rank,

@@ -6,6 +6,7 @@ import html
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from indexer.models import STATUS_LABELS, Passage, Status
 from indexer.search.filters import SearchFilters
@@ -20,6 +21,7 @@ from service.api.schemas import (
     SearchResponse,
     SigleOut,
 )
+from service.api.schemas_knowledge import Answer
 
 
 def status_label(status: str) -> str:
@@ -113,8 +115,10 @@ def hit_out(hit: Hit, rank: int) -> SearchHit:
     )
 
 
-def search_response(result: SearchResult, params: SearchParams, build_id: str) -> SearchResponse:
-    """API model of a page of results."""
+def search_response(
+    result: SearchResult, params: SearchParams, build_id: str, answer: dict[str, Any] | None = None
+) -> SearchResponse:
+    """API model of a page of results, with the knowledge's answer (`Answer.to_dict`) when there is one."""
     return SearchResponse(
         query=result.query,
         mode=params.mode,
@@ -131,6 +135,7 @@ def search_response(result: SearchResult, params: SearchParams, build_id: str) -
         ),
         niveaux_reconnus=list(result.query_levels),
         sigles_developpes=[SigleOut(sigle=a, developpement=e) for a, e in result.acronyms],
+        reponse=Answer.model_validate(answer) if answer is not None else None,
         build_id=build_id,
         took_ms=round(result.took_ms, 2),
         hits=[hit_out(hit, result.offset + i + 1) for i, hit in enumerate(result.hits)],

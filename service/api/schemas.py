@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from service.api.schemas_knowledge import Answer
+
 MAX_QUERY_CHARS = 500
 MAX_K = 50
 MAX_OFFSET = 1000
@@ -213,6 +215,11 @@ class SearchResponse(BaseModel):
     sigles_developpes: list[SigleOut] = Field(
         default_factory=list,
         description="Sigles de la question développés avant la recherche (corpus/sigles.toml).",
+    )
+    reponse: Answer | None = Field(
+        default=None,
+        description="La réponse des connaissances curées quand la question porte sur qui exerce une compétence "
+        "ou si une obligation s'applique et qu'elles y répondent avec assurance ; null sinon.",
     )
     build_id: str = Field(description="Identifiant de l'index interrogé.")
     took_ms: float = Field(description="Durée de la recherche en millisecondes.")

@@ -230,3 +230,64 @@ class ImpactResponse(BaseModel):
     par_nature: dict[str, int]
     niveaux: list[ImpactLevel]
     remarques: list[str]
+
+
+# --- the answer of a search (`reponse`) -------------------------------------------------------------
+
+
+class AnswerCompetence(CompetenceOut):
+    """A competence of the answer, with the change that last shaped it."""
+
+    dernier_changement: CompetenceChange | None = Field(
+        description="Le dernier changement daté de la compétence ; absent quand elle n'a pas changé depuis sa loi."
+    )
+
+
+class AnswerLevel(BaseModel):
+    """What one level of government holds on the subject."""
+
+    niveau: str = Field(examples=["communaute-de-communes"])
+    libelle: str
+    categorie: str | None = Field(
+        description="Catégorie de la compétence quand le niveau en a une seule sur ce sujet "
+        "(obligatoire, optionnelle, facultative, partagee, chef_de_file…).",
+        examples=["obligatoire"],
+    )
+    categorie_libelle: str | None
+    competences: list[AnswerCompetence]
+
+
+class AnswerObligation(ObligationOut):
+    """An obligation of the answer; `statut` is the rule engine's verdict when the question gives facts."""
+
+    statut: str | None = Field(  # type: ignore[assignment]
+        description="applicable, non_applicable ou indetermine (à préciser) selon les faits de la question ; "
+        "absent quand la question n'en donne pas.",
+        examples=["applicable"],
+    )
+    conditions: str = Field(description="Les conditions de l'obligation, telles qu'écrites dans les données.")
+
+
+class AnswerSubject(BaseModel):
+    id: str = Field(examples=["dechets"])
+    intitule: str
+
+
+class AnswerWhy(BaseModel):
+    """Why the search answered: the expressions and levels recognised, the facts read in the question."""
+
+    mots: list[str] = Field(examples=[["ordures ménagères"]])
+    niveaux_reconnus: list[str] = Field(examples=[["communaute-de-communes"]])
+    faits: dict[str, int | str] = Field(examples=[{"type": "commune", "population": 5000}])
+
+
+class Answer(BaseModel):
+    """The curated knowledge's answer to the question (see docs/api.md, « Réponse »)."""
+
+    type: str = Field(description="competence ou obligation.", examples=["competence"])
+    sujets: list[AnswerSubject]
+    niveaux: list[AnswerLevel] = Field(
+        description="Pour une compétence : ce que détient chaque niveau concerné."
+    )
+    obligations: list[AnswerObligation]
+    pourquoi: AnswerWhy

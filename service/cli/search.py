@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -112,6 +112,65 @@ def render_text(result, console: Console) -> None:  # noqa: ANN001 - indexer.sea
     )
 
 
+VERDICTS = {"applicable": "s'applique", "non_applicable": "ne s'applique pas", "indetermine": "à préciser"}
+
+
+def _citation_lines(passages: list[dict[str, Any]]) -> list[Text]:
+    lines = []
+    for cited in passages:
+        if cited["trouve"]:
+            status = f" — {cited['statut_libelle']}" if cited.get("statut_libelle") else ""
+            lines.append(Text(f"{cited['citation']}{status}", style="bold"))
+            lines.append(Text(cited["extrait"]))
+        else:
+            lines.append(Text(f"{cited['article_id']} : article absent de l'index.", style="yellow"))
+    return lines
+
+
+def render_answer(answer: dict[str, Any], console: Console) -> None:
+    """Print the knowledge's answer (`Answer.to_dict`) above the passages."""
+    subjects = " ; ".join(s["intitule"] for s in answer["sujets"])
+    console.print(Text(f"Réponse : {subjects}", style="bold blue"))
+    lines: list[Text] = []
+    for level in answer["niveaux"]:
+        for competence in level["competences"]:
+            law = competence["loi"]["nom_court"]
+            lines.append(
+                Text(
+                    f"{level['libelle']} : {competence['intitule']} — compétence {competence['categorie_libelle']}, "
+                    f"depuis le {competence['depuis']} ({law})",
+                    style="bold",
+                )
+            )
+            lines += _citation_lines(competence["passages"])
+            if competence["dernier_changement"]:
+                change = competence["dernier_changement"]
+                lines.append(
+                    Text(
+                        f"Dernier changement : {change['date']}, {change['loi']['nom_court']} — {change['resume']}"
+                    )
+                )
+            if competence["note"]:
+                lines.append(Text(competence["note"], style="dim"))
+    for obligation in answer["obligations"]:
+        verdict = f" : {VERDICTS[obligation['statut']]}" if obligation["statut"] else ""
+        lines.append(Text(f"{obligation['intitule']}{verdict}", style="bold"))
+        lines += [Text(f"- {reason}") for reason in obligation["motifs"]]
+        if obligation["manquants"]:
+            missing = ", ".join(m["libelle"] for m in obligation["manquants"])
+            lines.append(Text(f"Pour conclure, il faut savoir : {missing}."))
+        lines.append(Text(f"Conditions : {obligation['conditions']}", style="dim"))
+        lines += _citation_lines(obligation["passages"])
+    why = answer["pourquoi"]
+    reason = "« " + " », « ".join(why["mots"]) + " »"
+    if why["niveaux_reconnus"]:
+        reason += " ; niveaux : " + ", ".join(why["niveaux_reconnus"])
+    lines.append(Text(f"Pourquoi : {reason}. Vérifiez l'article cité.", style="dim"))
+    for line in lines:
+        console.print(Padding(line, (0, 0, 0, 3)))
+    console.print()
+
+
 def search(
     question: Annotated[str, typer.Argument(help="La question, en français.")],
     niveau: Annotated[
@@ -142,6 +201,8 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Résultats en JSON.")] = False,
 ) -> None:
     """Cherche les passages qui répondent à une question, avec leurs citations et leurs scores."""
+    from indexer.knowledge.answer import curated_answerer
+    from indexer.search.ask import Asker
     from indexer.search.filters import SearchFilters
     from indexer.search.retriever import Retriever
 
@@ -159,15 +220,25 @@ def search(
             date=date,
         )
         retriever = Retriever.open(settings)
-        result = retriever.search(
+        answerer = curated_answerer()
+        reply = Asker(retriever, answerer).ask(
             question, k=k, filters=filters, mode=mode, offset=offset, group_by_article=par_article
+        )
+        result = reply.result
+        answer = (
+            reply.answer.to_dict(answerer.knowledge, answerer.taxonomy, retriever)
+            if reply.answer is not None and answerer is not None
+            else None
         )
     except QfqError as exc:
         usage = exc.code in {"filtre_invalide", "date_invalide"}
         raise fail(exc, exit_code=EXIT_USAGE if usage else EXIT_FAILURE) from exc
     if as_json:
         data = result.to_dict()
+        data["reponse"] = answer
         data["build_id"] = retriever.build_id
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
+        if answer is not None:
+            render_answer(answer, console)
         render_text(result, console)

@@ -173,3 +173,72 @@ def test_missing_files_and_unknown_splits_are_explained(tmp_path: Path) -> None:
     with pytest.raises(GoldError, match="disponibles dans .* : dev") as caught:
         load_gold(folder, "test")
     assert caught.value.code == "decoupage_inconnu"
+
+
+# --- expected answers from the curated knowledge (metadata.reponse) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def knowledge():
+    from indexer.knowledge.load import load_knowledge
+
+    return load_knowledge()
+
+
+def expected_answers() -> dict[str, dict | None]:
+    return {qid: query.extra["metadata"]["reponse"] for qid, query in load_queries(GOLD).items()}
+
+
+def test_every_question_has_an_expected_answer_made_of_known_entries_and_levels(knowledge) -> None:
+    from indexer.text.tagging import load_taxonomy
+
+    levels = set(load_taxonomy().level_ids())
+    known = {c.id for c in knowledge.competences} | {o.id for o in knowledge.obligations}
+    problems = []
+    for query in load_queries(GOLD).values():
+        metadata = query.extra["metadata"]
+        if "reponse" not in metadata:
+            problems.append(f"{query.id} : clé « reponse » absente")
+            continue
+        answer = metadata["reponse"]
+        if answer is None:
+            continue
+        if not isinstance(answer, dict) or set(answer) != {"entrees", "niveaux"}:
+            problems.append(f"{query.id} : « reponse » doit valoir null ou {{entrees, niveaux}}")
+            continue
+        entries, named = answer["entrees"], answer["niveaux"]
+        if not isinstance(entries, list) or not entries:
+            problems.append(f"{query.id} : « entrees » doit être une liste non vide")
+            continue
+        if len(set(entries)) != len(entries):
+            problems.append(f"{query.id} : entrée en double")
+        if unknown := sorted(set(entries) - known):
+            problems.append(f"{query.id} : entrées inconnues de corpus/knowledge : {unknown}")
+        if not isinstance(named, list) or not set(named) <= levels:
+            problems.append(f"{query.id} : niveaux hors de la taxonomie : {named}")
+    assert not problems, problems
+
+
+def test_expected_competences_belong_to_the_levels_the_question_names(knowledge) -> None:
+    competences = {c.id: c for c in knowledge.competences}
+    problems = []
+    for query_id, answer in expected_answers().items():
+        if not answer or not answer["niveaux"]:
+            continue
+        named = set(answer["niveaux"])
+        for level in answer["niveaux"]:
+            named.update(knowledge.groups.get(level, ()))
+        for entry in answer["entrees"]:
+            competence = competences.get(entry)
+            if competence is not None and not set(competence.levels) & named:
+                problems.append(
+                    f"{query_id} : {entry} ({', '.join(competence.levels)}) hors de {answer['niveaux']}"
+                )
+    assert not problems, problems
+
+
+def test_both_splits_have_questions_with_an_expected_answer(splits) -> None:
+    answers = expected_answers()
+    for split in splits.values():
+        answered = [qid for qid in split.queries if answers[qid] is not None]
+        assert len(answered) >= 20, f"{split.split} : {len(answered)} questions avec une réponse attendue"

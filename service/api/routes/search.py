@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from indexer.search.retriever import Retriever
+from indexer.knowledge.answer import Answerer
+from indexer.search.ask import Asker
+from indexer.search.retriever import Retriever, SearchResult
 from service.api.exports import MEDIA_TYPES, export_response
 from service.api.presenters import filters_of, search_response
 from service.api.routes.common import API_ERRORS, error_responses
@@ -37,17 +39,25 @@ async def run_search(request: Request, retriever: Retriever, params: SearchParam
         params: validated parameters.
 
     Returns:
-        The page of hits.
+        The page of hits, with the knowledge's answer when it has a confident one.
 
     Raises:
         QfqError: unknown filter values (`filtre_invalide`, 422 listing the allowed ones), bad date, empty query.
     """
     filters = filters_of(params)
-    result = await run_blocking(
-        request, retriever.search, params.q, params.k, filters, params.mode, params.offset, params.grouper
-    )
+    answerer: Answerer | None = request.app.state.answerer
+
+    def ask() -> tuple[SearchResult, dict[str, Any] | None]:
+        reply = Asker(retriever, answerer).ask(
+            params.q, params.k, filters, params.mode, params.offset, params.grouper
+        )
+        if reply.answer is None or answerer is None:
+            return reply.result, None
+        return reply.result, reply.answer.to_dict(answerer.knowledge, answerer.taxonomy, retriever)
+
+    result, answer = await run_blocking(request, ask)
     request.app.state.metrics.search_latency.labels(mode=params.mode).observe(result.took_ms / 1000)
-    return search_response(result, params, retriever.build_id)
+    return search_response(result, params, retriever.build_id, answer)
 
 
 def _timing_headers(response: Response, answer: SearchResponse) -> None:

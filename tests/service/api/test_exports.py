@@ -43,9 +43,17 @@ def test_csv_table_opens_in_a_spreadsheet(client: TestClient) -> None:
     assert response.headers["content-disposition"].endswith('.csv"')
     assert response.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
-    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 5
-    hits = client.get("/v1/search", params={"q": QUESTION, "k": 4, "niveau": "commune"}).json()["hits"]
-    for row, hit in zip(rows[1:], hits, strict=True):
+    searched = client.get("/v1/search", params={"q": QUESTION, "k": 4, "niveau": "commune"}).json()
+    # The knowledge's answer comes first, one row per cited article, then one row per hit.
+    cited = [
+        p for level in searched["reponse"]["niveaux"] for c in level["competences"] for p in c["passages"]
+    ]
+    answer_rows = [row for row in rows[1:] if row[0] == "réponse"]
+    assert rows[1 : 1 + len(cited)] == answer_rows and len(answer_rows) == len(cited) > 0
+    assert [row[4] for row in answer_rows] == [p["article_id"] for p in cited]
+    hits = searched["hits"]
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 1 + len(cited) + 4
+    for row, hit in zip(rows[1 + len(cited) :], hits, strict=True):
         record = dict(zip(CSV_COLUMNS, row, strict=True))
         assert record["citation"] == hit["citation"] and record["passage_id"] == hit["passage_id"]
         assert record["statut"] == hit["status_label"] and record["lien"] == hit["url"]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_passage_cache import LAWS, write_law_corpus
+from helpers.law_corpus import LAWS, write_law_corpus
 from typer.testing import CliRunner
 
 from service.cli.main import app
@@ -40,6 +40,16 @@ def test_build_then_search(cli_env: Path) -> None:
     data = json.loads(found.stdout)
     assert data["hits"][0]["passage"]["id"] == "dechets/1"
     assert {"dense_score", "lexical_score", "fused_score"} <= set(data["hits"][0])
+    # The knowledge answers too; its articles (CGCT) are not in this two-law index, and it says so.
+    answer = data["reponse"]
+    assert answer["sujets"][0]["id"] == "dechets" and "commune" in [n["niveau"] for n in answer["niveaux"]]
+    cited = [p for n in answer["niveaux"] for c in n["competences"] for p in c["passages"]]
+    assert cited and not any(p["trouve"] for p in cited)
+    shown = runner.invoke(app, ["search", "Qui collecte les déchets ménagers ?", "-k", "1"])
+    assert shown.exit_code == 0 and "Réponse : Collecte et traitement des déchets ménagers" in flat(
+        shown.output
+    )
+    assert "article absent de l'index" in flat(shown.output)
 
     text = runner.invoke(app, ["search", "article 2 de la loi EAU", "-k", "1"])
     assert text.exit_code == 0, text.output

@@ -107,3 +107,34 @@ def test_type_a_question_and_see_a_cgct_result(browser: webdriver.Chrome, server
     assert "qfq_http_requests" not in browser.page_source  # the page shows no internals
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "recherche-cgct.png"))
+
+
+def test_the_answer_card_sits_above_the_passages(browser: webdriver.Chrome, server_url: str) -> None:
+    browser.get(server_url + "/")
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("Notre communauté de communes doit-elle gérer la collecte des ordures ménagères ?")
+    box.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 20).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "article.reponse"))
+    )
+    card = browser.find_element(By.CSS_SELECTOR, "article.reponse")
+    first_hit = browser.find_element(By.CSS_SELECTOR, "li.hit")
+    assert card.location["y"] < first_hit.location["y"]
+    assert card.find_element(By.TAG_NAME, "h2").text.startswith(
+        "Réponse : Collecte et traitement des déchets"
+    )
+    level = card.find_element(By.CSS_SELECTOR, "section.reponse-niveau")
+    assert level.get_attribute("data-niveau") == "communaute-de-communes"
+    assert "Communauté de communes — compétence obligatoire" in level.find_element(By.TAG_NAME, "h3").text
+    caption = level.find_element(By.CSS_SELECTOR, "figure.cite figcaption").text
+    assert "CGCT, art. L5214-16 (version du 2020-10-28)" in caption and "en vigueur" in caption
+    assert "déchets des ménages" in level.find_element(By.CSS_SELECTOR, "blockquote.extrait").text
+    assert "« ordures ménagères »" in card.find_element(By.CSS_SELECTOR, ".pourquoi").text
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "reponse.png"))
+
+    browser.get(server_url + "/?q=horaires+de+la+piscine+municipale")
+    WebDriverWait(browser, 20).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "section.results"))
+    )
+    assert not browser.find_elements(By.CSS_SELECTOR, "article.reponse")

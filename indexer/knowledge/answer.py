@@ -1,0 +1,329 @@
+"""Answering a question from the curated knowledge: which subject it names, which levels, what holds.
+
+A question gets an answer when it names a subject of `sujets.toml` (every word of one of its expressions,
+after analysis), asks who holds a competence or whether an obligation applies (a question word such as
+« qui », « doit-elle », « compétente », « obligatoire »), and the subject has entries for the levels it
+names (or for any level when it names none). Anything else gets no answer: a wrong confident answer is
+worse than none. Facts the question gives (a type, « 5 000 habitants », « 60 agents ») are passed to the
+rule engine for obligations.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from indexer.knowledge.citations import cite_all
+from indexer.knowledge.competences import competence_dict
+from indexer.knowledge.load import KnowledgeError, cached_knowledge
+from indexer.knowledge.lookup import PassageLookup
+from indexer.knowledge.model import (
+    CATEGORIES,
+    PROFILE_TYPES,
+    Competence,
+    Knowledge,
+    Obligation,
+    Subject,
+    iter_tests,
+)
+from indexer.knowledge.profile import ObligationResult, Profile, evaluate_obligation
+from indexer.knowledge.rules import Outcome, Verdict
+from indexer.text.acronyms import expand_acronyms
+from indexer.text.normalize import analyze, fold
+from indexer.text.tagging import Taxonomy, levels_named, load_taxonomy
+
+logger = logging.getLogger("qfq.knowledge")
+
+# Words that make a question ask who holds a competence or whether an obligation applies (folded text).
+# Verbs of doing (« publier », « créer », « peut-elle ») are left out: they ask how or whether one may, which
+# the entries do not say; « qui » counts as a question word, not as a relative pronoun (« la route qui… »).
+_ASKS_WHO = re.compile(
+    r"(?:^|[,;:] |\b(?:a|de|par|pour|savoir|et) )qui\b|competen|\bgere\b|\bgerer\b|\bgerent\b|"
+    r"\bs'occupe|\ben charge\b|\bcharge de\b|responsab|\brevient\b|\breleve\b|\bexerce|\btransf[ee]r"
+)
+# Duty words: they ask about a collectivité only when the question names one (« la commune doit-elle… »);
+# otherwise their subject is a thing or a person (« le PLU doit-il… », « une entreprise doit-elle… »).
+_DUTY = re.compile(r"\bdoi(?:t|vent)\b|\bdevoir\b|obligat|\btenue?s?\b|\bsoumise?s?\b")
+# The curated entries describe the general law: territories with their own regime get no answer from them.
+_OWN_REGIME = re.compile(
+    r"ile-de-france|\bparis\b|outre-mer|\bcorse\b|polynesie|nouvelle-caledonie|mayotte|guyane|martinique|"
+    r"guadeloupe|la reunion|saint-martin|saint-barthelemy|saint-pierre-et-miquelon|wallis|alsace|moselle"
+)
+# « Quelles compétences exerce une communauté de communes ? »: the list of a level's competences.
+_LEVEL_LIST = re.compile(r"\bquel(?:le)?s?\b[^?]*\bcompetences\b|\bcompetences\b[^?]*\bquel(?:le)?s?\b")
+_MANDATORY = re.compile(r"\bobligatoires?\b")
+_NUMBER = r"(\d{1,3}(?:[\s\u202f\u00a0.]\d{3})+|\d+)"
+_POPULATION = re.compile(_NUMBER + r"\s*(?:habitants|hab\.?\b)")
+_AGENTS = re.compile(_NUMBER + r"\s*(?:agents|salaries|fonctionnaires|emplois)")
+MAX_SUBJECTS = 2
+
+
+@dataclass(frozen=True)
+class SubjectMatch:
+    """A subject the question names, with the expression found and its analysed words."""
+
+    subject: Subject
+    phrase: str
+    tokens: frozenset[str]
+
+
+@dataclass
+class Answer:
+    """What the knowledge says about a question: the subjects, the levels, the entries and the verdicts."""
+
+    question: str
+    subjects: list[SubjectMatch]
+    levels_named: list[str]
+    levels: list[str]  # the levels answered for: those named (groups expanded), or every level of the entries
+    competences: list[Competence]
+    obligations: list[Obligation]
+    facts: dict[str, Any] = field(default_factory=dict)
+    verdicts: dict[str, ObligationResult] = field(default_factory=dict)
+
+    @property
+    def entry_ids(self) -> list[str]:
+        return [c.id for c in self.competences] + [o.id for o in self.obligations]
+
+    def to_dict(
+        self, knowledge: Knowledge, taxonomy: Taxonomy, lookup: PassageLookup | None
+    ) -> dict[str, Any]:
+        """The `reponse` block of the API, in French."""
+        labels = taxonomy.labels()
+        by_level = []
+        for level in self.levels:
+            held = [c for c in self.competences if level in c.levels]
+            by_level.append(
+                {
+                    "niveau": level,
+                    "libelle": labels.get(level, level),
+                    "competences": [_competence(c, knowledge, lookup) for c in held],
+                    "categorie": held[0].category if len(held) == 1 else None,
+                    "categorie_libelle": CATEGORIES[held[0].category] if len(held) == 1 else None,
+                }
+            )
+        return {
+            "type": "obligation" if self.obligations and not self.competences else "competence",
+            "sujets": [{"id": m.subject.id, "intitule": m.subject.title} for m in self.subjects],
+            "niveaux": by_level if self.competences else [],
+            "obligations": [self._obligation(o, knowledge, lookup) for o in self.obligations],
+            "pourquoi": {
+                "mots": [m.phrase for m in self.subjects],
+                "niveaux_reconnus": self.levels_named,
+                "faits": self.facts,
+            },
+        }
+
+    def _obligation(self, obligation: Obligation, knowledge: Knowledge, lookup: PassageLookup | None) -> dict:
+        result = self.verdicts.get(obligation.id)
+        if result is None:
+            citations = cite_all(obligation.basis, lookup) if lookup is not None else []
+            result = ObligationResult(obligation, Verdict(Outcome.UNDETERMINED), [], citations)
+            data = result.to_dict(knowledge)
+            data["statut"] = None  # no facts given: the conditions are shown, no verdict
+            data["motifs"] = []
+            data["manquants"] = []
+        else:
+            data = result.to_dict(knowledge)
+        data["conditions"] = _condition_text(obligation)
+        return data
+
+
+def _competence(competence: Competence, knowledge: Knowledge, lookup: PassageLookup | None) -> dict:
+    data = competence_dict(competence, knowledge, lookup)
+    changes = sorted(competence.changes, key=lambda change: change.date)
+    data["dernier_changement"] = (
+        data["changements"][competence.changes.index(changes[-1])] if changes else None
+    )
+    return data
+
+
+def _condition_text(obligation: Obligation) -> str:
+    return " ; ".join(test.text for test in iter_tests(obligation.condition))
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    subject: Subject
+    text: str
+    words: tuple[str, ...]  # analysed words, in order
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        return frozenset(self.words)
+
+
+def _contains(words: Sequence[str], phrase: Sequence[str]) -> bool:
+    """`phrase` appears in `words` as consecutive analysed words (stop words are already gone)."""
+    size = len(phrase)
+    return any(tuple(words[i : i + size]) == tuple(phrase) for i in range(len(words) - size + 1))
+
+
+class Answerer:
+    """Matches questions to the subjects of one knowledge base (built once, thread-safe: read-only)."""
+
+    def __init__(self, knowledge: Knowledge, taxonomy: Taxonomy) -> None:
+        self.knowledge = knowledge
+        self.taxonomy = taxonomy
+        self._phrases = [
+            _Phrase(subject, phrase, tuple(analyze(phrase)))
+            for subject in knowledge.subjects
+            for phrase in subject.phrases
+        ]
+        self._phrases = [p for p in self._phrases if p.words]
+        self._competences = {c.id: c for c in knowledge.competences}
+        self._obligations = {o.id: o for o in knowledge.obligations}
+
+    def subjects_named(self, question: str) -> list[SubjectMatch]:
+        """Subjects whose expression the question contains (its words in a row), most specific first.
+
+        A subject whose best expression's words are all inside another's (« eau » inside « eaux pluviales »)
+        is left out; at most `MAX_SUBJECTS` are kept.
+        """
+        words = analyze(expand_acronyms(question).text)
+        best: dict[str, _Phrase] = {}
+        for phrase in self._phrases:
+            if _contains(words, phrase.words):
+                current = best.get(phrase.subject.id)
+                if current is None or len(phrase.tokens) > len(current.tokens):
+                    best[phrase.subject.id] = phrase
+        ranked = sorted(best.values(), key=lambda p: (-len(p.tokens), p.subject.id))
+        kept = [p for p in ranked if not any(p.tokens < other.tokens for other in ranked)]
+        return [SubjectMatch(p.subject, p.text, p.tokens) for p in kept[:MAX_SUBJECTS]]
+
+    def levels_of(self, question: str) -> tuple[list[str], list[str]]:
+        """Levels the question names, and the same with groups (`epci-fp`) replaced by their members."""
+        named = levels_named(question, self.taxonomy)
+        expanded: list[str] = []
+        for level in named:
+            for member in self.knowledge.groups.get(level, (level,)):
+                if member not in expanded:
+                    expanded.append(member)
+        return named, expanded
+
+    def answer(self, question: str, lookup: PassageLookup | None = None) -> Answer | None:
+        """The answer to a question, or None when the knowledge cannot answer it with confidence."""
+        folded = fold(question)
+        if _OWN_REGIME.search(folded):
+            return None
+        named, levels = self.levels_of(question)
+        if not (_ASKS_WHO.search(folded) or (levels and _DUTY.search(folded))):
+            return None
+        matches = self.subjects_named(question)
+        if not matches:
+            return self._level_list(question, folded, named, levels)
+        competences: list[Competence] = []
+        obligations: list[Obligation] = []
+        kept: list[SubjectMatch] = []
+        for match in matches:
+            found = [self._competences[i] for i in match.subject.competences]
+            if levels:
+                found = [c for c in found if set(c.levels) & set(levels)]
+            duties = [self._obligations[i] for i in match.subject.obligations]
+            if found or (duties and (not levels or _concerns_levels(duties, levels, self.knowledge))):
+                kept.append(match)
+                competences += [c for c in found if c not in competences]
+                obligations += [o for o in duties if o not in obligations]
+        if not kept:
+            return None
+        answered = levels or _levels_in_order(competences, self.taxonomy)
+        answer = Answer(
+            question=question,
+            subjects=kept,
+            levels_named=named,
+            levels=[level for level in answered if any(level in c.levels for c in competences)] or answered,
+            competences=competences,
+            obligations=obligations,
+        )
+        if obligations:
+            facts = facts_in(folded)
+            profile_type = next((level for level in levels if level in PROFILE_TYPES), None)
+            if profile_type is not None:
+                facts = {"type": profile_type, **facts}
+            answer.facts = facts
+            if facts:
+                profile = Profile(
+                    type=profile_type or "", population=facts.get("population"), agents=facts.get("agents")
+                )
+                for obligation in obligations:
+                    verdict, deadlines = evaluate_obligation(obligation, self.knowledge, profile)
+                    citations = cite_all(obligation.basis, lookup) if lookup is not None else []
+                    answer.verdicts[obligation.id] = ObligationResult(
+                        obligation, verdict, deadlines, citations
+                    )
+        return answer
+
+    def _level_list(self, question: str, folded: str, named: list[str], levels: list[str]) -> Answer | None:
+        """« Quelles compétences exerce X ? »: every competence of the named levels (mandatory ones if asked)."""
+        if not levels or not _LEVEL_LIST.search(folded):
+            return None
+        competences = [c for c in self.knowledge.competences if set(c.levels) & set(levels)]
+        if _MANDATORY.search(folded):
+            competences = [c for c in competences if c.category == "obligatoire"]
+        if not competences:
+            return None
+        subject = Subject(
+            id="competences-du-niveau",
+            title="Compétences de " + ", ".join(self.taxonomy.labels().get(level, level) for level in named),
+            phrases=("compétences",),
+            competences=tuple(c.id for c in competences),
+        )
+        return Answer(
+            question=question,
+            subjects=[SubjectMatch(subject, "compétences", frozenset())],
+            levels_named=named,
+            levels=[level for level in levels if any(level in c.levels for c in competences)],
+            competences=competences,
+            obligations=[],
+        )
+
+
+def _concerns_levels(obligations: Sequence[Obligation], levels: Sequence[str], knowledge: Knowledge) -> bool:
+    """An obligation may concern one of the levels: its condition does not rule their type out."""
+    for obligation in obligations:
+        for level in levels:
+            if level not in PROFILE_TYPES:
+                continue
+            verdict, _ = evaluate_obligation(obligation, knowledge, Profile(type=level))
+            if verdict.outcome is not Outcome.DOES_NOT_APPLY:
+                return True
+    return False
+
+
+def _levels_in_order(competences: Sequence[Competence], taxonomy: Taxonomy) -> list[str]:
+    present = {level for c in competences for level in c.levels}
+    return [level for level in taxonomy.level_ids() if level in present]
+
+
+def _number(text: str) -> int:
+    return int(re.sub(r"[\s\u202f\u00a0.]", "", text))
+
+
+def facts_in(folded: str) -> dict[str, Any]:
+    """Population and staff the question states (« de 5 000 habitants », « 60 agents »), on folded text."""
+    facts: dict[str, Any] = {}
+    if match := _POPULATION.search(folded):
+        facts["population"] = _number(match.group(1))
+    if match := _AGENTS.search(folded):
+        facts["agents"] = _number(match.group(1))
+    return facts
+
+
+def curated_answerer() -> Answerer | None:
+    """The answerer of `corpus/knowledge/` (read once per process), or None when the knowledge is invalid.
+
+    The search still answers with passages then; the problem is logged.
+    """
+    try:
+        return _curated_answerer()
+    except KnowledgeError as exc:
+        logger.error("Connaissances invalides : pas de réponses dans la recherche. %s", exc.message)
+        return None
+
+
+@lru_cache(maxsize=1)
+def _curated_answerer() -> Answerer:
+    return Answerer(cached_knowledge(), load_taxonomy())

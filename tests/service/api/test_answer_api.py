@@ -1,0 +1,63 @@
+"""The `reponse` block of `/v1/search` (GET and POST), its exports and its place in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+QUESTION = "Notre communauté de communes doit-elle gérer la collecte des ordures ménagères ?"
+
+
+def test_the_search_answers_with_the_level_category_and_cited_article(client: TestClient) -> None:
+    got = client.get("/v1/search", params={"q": QUESTION, "k": 3})
+    assert got.status_code == 200
+    answer = got.json()["reponse"]
+    assert answer["type"] == "competence"
+    assert answer["pourquoi"] == {
+        "mots": ["ordures ménagères"],
+        "niveaux_reconnus": ["communaute-de-communes"],
+        "faits": {},
+    }
+    [level] = answer["niveaux"]
+    assert (level["niveau"], level["categorie"]) == ("communaute-de-communes", "obligatoire")
+    [competence] = level["competences"]
+    assert competence["id"] == "cc-dechets" and competence["base"] == ["cgct/L5214-16"]
+    assert competence["loi"]["cle"] == "notre"
+    [cited] = competence["passages"]
+    assert cited["trouve"] and cited["passage_id"].startswith("cgct/L5214-16#")
+    assert "déchets des ménages" in cited["extrait"]
+    assert cited["version_date"] and cited["statut"] == "en_vigueur"
+    posted = client.post("/v1/search", json={"q": QUESTION, "k": 3})
+    assert posted.json()["reponse"] == answer
+
+
+def test_no_answer_for_a_question_the_knowledge_does_not_cover(client: TestClient) -> None:
+    got = client.get("/v1/search", params={"q": "horaires de la piscine municipale"})
+    assert got.status_code == 200 and got.json()["reponse"] is None
+    assert got.json()["hits"]  # the passages are still there
+
+
+def test_a_population_in_the_question_evaluates_the_obligation(client: TestClient) -> None:
+    question = "Une commune de 2 000 habitants doit-elle publier ses données en open data ?"
+    answer = client.get("/v1/search", params={"q": question}).json()["reponse"]
+    assert answer["type"] == "obligation" and answer["pourquoi"]["faits"] == {
+        "type": "commune",
+        "population": 2000,
+    }
+    [obligation] = answer["obligations"]
+    assert obligation["id"] == "donnees-ouvertes" and obligation["statut"] == "non_applicable"
+    assert any("3 500" in reason or "3500" in reason for reason in obligation["motifs"])
+    assert "population" in obligation["conditions"]
+
+
+def test_exports_carry_the_answer(client: TestClient) -> None:
+    sheet = client.get("/v1/search/export", params={"q": QUESTION, "k": 2, "format": "md"}).text
+    assert "## Réponse : Collecte et traitement des déchets ménagers" in sheet
+    assert "CGCT, art. L5214-16" in sheet.split("## Réponse", 1)[1].split("## 1.", 1)[0]
+    exported = client.get("/v1/search/export", params={"q": QUESTION, "k": 2, "format": "json"}).json()
+    assert exported["reponse"]["niveaux"][0]["competences"][0]["id"] == "cc-dechets"
+
+
+def test_openapi_documents_the_answer(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "reponse" in schemas["SearchResponse"]["properties"]
+    assert {"sujets", "niveaux", "obligations", "pourquoi"} <= set(schemas["Answer"]["properties"])
