@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -182,6 +183,9 @@ FRENCH_STOP_WORDS = frozenset(
 )
 
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# Words before folding: letters with their accents (œ, æ and ligatures included), digits, inner hyphens.
+_ACCENTED_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+_TYPOGRAPHY = {ord("’"): "'", ord("‘"): "'", ord("\u00a0"): " "}
 _ELISION = re.compile(r"\b([cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
 
 
@@ -214,17 +218,27 @@ def fold(text: str) -> str:
     return _NON_ASCII.sub(lambda match: _fold_rare(match.group()), folded)
 
 
-@lru_cache(maxsize=1)
+_STEMMERS = threading.local()
+
+
 def _stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("french")
+    """This thread's Snowball stemmer: the object keeps state between calls, so threads never share one."""
+    stemmer = getattr(_STEMMERS, "french", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.french = snowballstemmer.stemmer("french")
+    return stemmer
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """Snowball French stem of an already folded word."""
+    """Snowball French stem of a lower-case word, folded afterwards: "communautés" -> "communaut".
+
+    The French rules look for accented suffixes (« -ité », « -ée », « -és »): they must see the word with
+    its accents, so folding comes after stemming. Words with digits ("l5214-16") are only folded.
+    """
     if any(ch.isdigit() for ch in word):
-        return word
-    return str(_stemmer().stemWord(word))
+        return fold(word)
+    return fold(str(_stemmer().stemWord(word)))
 
 
 def words(text: str) -> list[str]:
@@ -233,16 +247,16 @@ def words(text: str) -> list[str]:
 
 
 def analyze(text: str) -> list[str]:
-    """Tokens for the lexical index: folded, stop words removed, Snowball-stemmed.
+    """Tokens for the lexical index: stop words removed, Snowball-stemmed on the accented word, then folded.
 
     Article numbers such as "L5214-16" survive as one token ("l5214-16").
     """
     tokens: list[str] = []
-    for word in words(text):
-        if word in FRENCH_STOP_WORDS:
+    for word in _ACCENTED_WORD.findall(_ELISION.sub(" ", text).lower().translate(_TYPOGRAPHY)):
+        if fold(word) in FRENCH_STOP_WORDS:
             continue
         if "-" in word and not any(ch.isdigit() for ch in word):
-            tokens.extend(stem(part) for part in word.split("-") if part not in FRENCH_STOP_WORDS)
+            tokens.extend(stem(part) for part in word.split("-") if fold(part) not in FRENCH_STOP_WORDS)
         else:
             tokens.append(stem(word))
     return tokens
