@@ -229,6 +229,11 @@ def _stemmer() -> snowballstemmer.stemmer:
     return stemmer
 
 
+# Stems the French rules would merge with unrelated words: « collectivités » loses « -ivités » and would
+# become « collect », the stem of « collecte ».
+_OWN_STEMS = {"collectivite": "collectivit", "collectivites": "collectivit"}
+
+
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Snowball French stem of a lower-case word, folded afterwards: "communautés" -> "communaut".
@@ -236,9 +241,10 @@ def stem(word: str) -> str:
     The French rules look for accented suffixes (« -ité », « -ée », « -és »): they must see the word with
     its accents, so folding comes after stemming. Words with digits ("l5214-16") are only folded.
     """
+    folded = fold(word)
     if any(ch.isdigit() for ch in word):
-        return fold(word)
-    return fold(str(_stemmer().stemWord(word)))
+        return folded
+    return _OWN_STEMS.get(folded) or fold(str(_stemmer().stemWord(word)))
 
 
 def words(text: str) -> list[str]:
