@@ -23,10 +23,12 @@ from indexer.index.bundle import (
     FORMAT_VERSION,
     LEXICAL_FILE,
     MANIFEST_FILE,
+    MANIFEST_SIGNATURE_FILE,
     STORE_FILE,
     VECTORS_FILE,
     ArtifactInfo,
     BundleManifest,
+    sign_manifest,
 )
 from indexer.index.embed_cache import EmbeddingCache, embed_with_cache
 from indexer.index.lexical import (
@@ -202,7 +204,8 @@ def build_bundle(
                 folder=tmp,
             )
             write_json(tmp / MANIFEST_FILE, manifest)
-            for name in (*ARTIFACTS, MANIFEST_FILE):
+            sign_manifest(tmp)
+            for name in (*ARTIFACTS, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE):
                 fsync_file(tmp / name)
             fsync_dir(tmp)
             _hook("manifest_written")

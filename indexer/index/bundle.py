@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ FORMAT_VERSION = 1
 
 
 MANIFEST_FILE = "manifest.json"
+# The manifest's own sha256, kept beside it: the manifest holds the artifacts' hashes, not its own.
+MANIFEST_SIGNATURE_FILE = "manifest.sha256"
 
 
 STORE_FILE = "passages.sqlite"
@@ -155,11 +158,33 @@ def current_bundle_path(settings: Settings) -> Path:
     return bundles_dir / target
 
 
+def sign_manifest(folder: Path) -> None:
+    """Write `manifest.sha256` for the folder's `manifest.json` (after the manifest, before publication)."""
+    signature = folder / MANIFEST_SIGNATURE_FILE
+    signature.write_text(f"{sha256_file(folder / MANIFEST_FILE)}  {MANIFEST_FILE}\n", encoding="utf-8")
+
+
+def _check_signature(folder: Path, raw: bytes) -> None:
+    signature = folder / MANIFEST_SIGNATURE_FILE
+    try:
+        recorded = signature.read_text(encoding="utf-8").split()[0]
+    except (OSError, UnicodeDecodeError, IndexError):
+        recorded = ""
+    if recorded != hashlib.sha256(raw).hexdigest():
+        raise BundleError(
+            f"Le manifeste de l'index {folder} a été modifié ou n'est pas signé ({MANIFEST_SIGNATURE_FILE} "
+            "absent ou différent). Reconstruisez l'index avec « qfq build » (les embeddings déjà calculés "
+            "sont repris du cache) ou revenez au précédent avec « qfq index rollback ».",
+            code="index_corrompu",
+            details={"artifact": MANIFEST_FILE},
+        )
+
+
 def read_manifest(folder: Path) -> BundleManifest:
-    """The manifest of a bundle folder.
+    """The manifest of a bundle folder, verified against its signature (`manifest.sha256`).
 
     Raises:
-        BundleError: missing or unreadable manifest (code `index_corrompu`).
+        BundleError: missing, unsigned, altered or unreadable manifest (code `index_corrompu`).
     """
     path = folder / MANIFEST_FILE
     if not path.is_file():
@@ -169,7 +194,9 @@ def read_manifest(folder: Path) -> BundleManifest:
             code="index_corrompu",
         )
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        _check_signature(folder, raw)
+        manifest = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(
             f"Le fichier {path} est illisible ({exc}). Reconstruisez l'index avec « qfq build ».",

@@ -131,6 +131,14 @@ def list_bundles(settings: Settings) -> list[dict[str, Any]]:
                     "model": (manifest.get("model") or {}).get("id"),
                 }
             )
-        except BundleError:
-            rows.append({"build_id": folder.name, "role": role, "built_at": None, "passages": None})
+        except BundleError as exc:
+            rows.append(
+                {
+                    "build_id": folder.name,
+                    "role": role,
+                    "built_at": None,
+                    "passages": None,
+                    "erreur": exc.message,
+                }
+            )
     return rows

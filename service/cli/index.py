@@ -22,7 +22,12 @@ def list_command() -> None:
         return
     for row in rows:
         role = f" ({row['role']})" if row["role"] else ""
-        typer.echo(f"{row['build_id']}{role} · construit le {row['built_at']} · {row['passages']} passages")
+        if row.get("erreur"):
+            typer.echo(f"{row['build_id']}{role} · INUTILISABLE : {row['erreur']}")
+        else:
+            typer.echo(
+                f"{row['build_id']}{role} · construit le {row['built_at']} · {row['passages']} passages"
+            )
 
 
 @app.command("rollback")

@@ -22,15 +22,23 @@ from indexer.index.bundle import (
     CURRENT_LINK,
     FORMAT_VERSION,
     MANIFEST_FILE,
+    MANIFEST_SIGNATURE_FILE,
     PREVIOUS_LINK,
     STORE_FILE,
     VECTORS_FILE,
     current_bundle_path,
     load_bundle,
+    sign_manifest,
 )
 from indexer.index.publish import list_bundles, rollback
 from indexer.models import Document, Passage
 from indexer.settings import Settings
+
+
+def _rewrite_manifest(folder: Path, manifest: dict) -> None:
+    """A manifest written and signed as another build (version, model) would have written it."""
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    sign_manifest(folder)
 
 
 def _build(settings: Settings, passages: list[Passage], documents: list[Document], **kw) -> Path:
@@ -236,7 +244,7 @@ def test_mismatched_dimension_in_manifest_is_refused(
     folder = _build(settings, passages, documents)
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
     manifest["model"]["dimension"] = 128
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    _rewrite_manifest(folder, manifest)
     with pytest.raises(BundleError) as info:
         load_bundle(settings, encoder=FakeEncoder(64))
     assert info.value.code == "index_incompatible"
@@ -251,7 +259,7 @@ def test_other_format_version_is_refused(
     folder = _build(settings, passages, documents)
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
     manifest["format_version"] = FORMAT_VERSION + 1
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    _rewrite_manifest(folder, manifest)
     with pytest.raises(BundleError) as info:
         load_bundle(settings)
     assert info.value.code == "index_incompatible"
@@ -263,7 +271,7 @@ def test_count_mismatch_is_refused(
     folder = _build(settings, passages, documents)
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
     manifest["counts"]["passages"] += 1
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    _rewrite_manifest(folder, manifest)
     with pytest.raises(BundleError) as info:
         load_bundle(settings)
     assert info.value.code == "index_corrompu"
@@ -317,3 +325,24 @@ def test_concurrent_build_is_refused(
     with pytest.raises(BundleError) as info:
         _build(settings, passages, documents)
     assert info.value.code == "construction_en_cours"
+
+
+@pytest.mark.parametrize("change", ["flip", "unsigned"])
+def test_a_tampered_or_unsigned_manifest_is_refused(
+    settings: Settings, passages: list[Passage], documents: list[Document], change: str
+) -> None:
+    folder = _build(settings, passages, documents)
+    assert (folder / MANIFEST_SIGNATURE_FILE).is_file()
+    if change == "flip":
+        raw = (folder / MANIFEST_FILE).read_bytes()
+        position = raw.index(b'"build_id": "') + len(b'"build_id": "') + 2
+        (folder / MANIFEST_FILE).write_bytes(
+            raw[:position] + bytes([raw[position] ^ 1]) + raw[position + 1 :]
+        )
+    else:
+        (folder / MANIFEST_SIGNATURE_FILE).unlink()
+    with pytest.raises(BundleError) as info:
+        load_bundle(settings)
+    assert info.value.code == "index_corrompu" and MANIFEST_SIGNATURE_FILE in info.value.message
+    [row] = list_bundles(settings)
+    assert row["role"] == "courant" and "manifest.sha256" in row["erreur"]

@@ -81,3 +81,12 @@ def test_search_without_index_says_how_to_build(cli_env: Path) -> None:
 def test_build_of_an_unknown_document_fails_clearly(cli_env: Path) -> None:
     result = runner.invoke(app, ["build", "--only", "inconnu"])
     assert result.exit_code == 1 and "document_inconnu" in result.output
+
+
+def test_index_list_flags_a_bundle_it_cannot_use(cli_env: Path) -> None:
+    assert runner.invoke(app, ["build"]).exit_code == 0
+    current = (cli_env / "bundles" / "current").resolve()
+    (current / "manifest.sha256").unlink()
+    listed = runner.invoke(app, ["index", "list"])
+    assert listed.exit_code == 0
+    assert f"{current.name} (courant) · INUTILISABLE" in flat(listed.output) and "manifest.sha256" in listed.output
