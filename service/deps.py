@@ -10,7 +10,7 @@ from anyio import to_thread
 from fastapi import Depends, Request
 
 from indexer.search.retriever import Retriever
-from service.errors import ApiError
+from service.errors import ApiError, accepted_names
 from service.settings import ServiceSettings
 from service.state import IndexState
 
@@ -51,6 +51,40 @@ def get_retriever(request: Request) -> Retriever:
         details={"cause": "chargement_en_cours"},
         headers={"Retry-After": "5"},
     )
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Refuse query parameters the route does not declare, as a POST body refuses unknown fields.
+
+    Raises:
+        ApiError: 422 `parametre_invalide` naming the unknown parameters and listing the accepted ones.
+    """
+    accepted = accepted_names(request).get("query", [])
+    unknown = sorted(set(request.query_params) - set(accepted))
+    if unknown:
+        listed = ", ".join(f"« {name} »" for name in unknown)
+        hint = (
+            f" Paramètres acceptés : {', '.join(sorted(accepted))}."
+            if accepted
+            else " Cette route n'en accepte aucun."
+        )
+        raise ApiError(
+            422,
+            f"Requête invalide : paramètre(s) inconnu(s) {listed}.{hint}",
+            code="parametre_invalide",
+            details={
+                "erreurs": [
+                    {
+                        "champ": name,
+                        "emplacement": "query",
+                        "type": "extra_forbidden",
+                        "message": f"Paramètre inconnu : « {name} ».",
+                    }
+                    for name in unknown
+                ],
+                "acceptes": sorted(accepted),
+            },
+        )
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]

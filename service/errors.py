@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.errors import BundleError, QfqError
@@ -122,6 +123,13 @@ def _field_name(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "corps"
 
 
+def _french_choices(expected: str) -> str:
+    """pydantic's "'hybrid', 'dense' or 'lexical'" as « hybrid », « dense » ou « lexical »."""
+    choices = [c.strip().strip("'\"") for c in expected.replace(" or ", ", ").split(",") if c.strip()]
+    quoted = [f"« {c} »" for c in choices]
+    return " ou ".join([", ".join(quoted[:-1]), quoted[-1]]) if len(quoted) > 1 else "".join(quoted)
+
+
 def french_validation_message(error: Mapping[str, Any]) -> str:
     """One pydantic validation error as a French sentence naming the parameter.
 
@@ -136,6 +144,8 @@ def french_validation_message(error: Mapping[str, Any]) -> str:
     loc = error.get("loc") or ()
     name = f"« {_field_name(loc)} »"
     if kind == "missing":
+        if tuple(loc) == ("body",):
+            return 'Le corps de la requête est vide : envoyez un objet JSON, par exemple {"q": "votre question"}.'
         return f"Paramètre obligatoire manquant : {name}."
     if kind == "string_too_short":
         return f"{name} doit contenir au moins {ctx.get('min_length')} caractère(s)."
@@ -164,13 +174,14 @@ def french_validation_message(error: Mapping[str, Any]) -> str:
     if kind == "list_type":
         return f"{name} doit être une liste de valeurs."
     if kind in {"literal_error", "enum"}:
-        return f"Valeur inconnue pour {name}. Valeurs possibles : {ctx.get('expected', '')}."
+        return f"Valeur inconnue pour {name}. Valeurs possibles : {_french_choices(str(ctx.get('expected', '')))}."
     if kind == "string_pattern_mismatch":
         if _field_name(loc) == "date":
             return f"{name} doit être une date au format AAAA-MM-JJ."
         return f"{name} n'a pas le format attendu."
     if kind == "extra_forbidden":
-        return f"Champ inconnu : {name}."
+        where = "Paramètre" if loc and loc[0] == "query" else "Champ"
+        return f"{where} inconnu : {name}."
     if kind in {"model_attributes_type", "dict_type", "model_type"}:
         return "Le corps de la requête doit être un objet JSON."
     if kind == "value_error":
@@ -179,8 +190,15 @@ def french_validation_message(error: Mapping[str, Any]) -> str:
     return f"Valeur invalide pour {name}."
 
 
-def validation_error_response(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
-    """422 (or 400 for a body that is not JSON) listing every offending parameter in French."""
+def validation_error_response(
+    errors: Sequence[Mapping[str, Any]], accepted: Mapping[str, Sequence[str]] | None = None
+) -> JSONResponse:
+    """422 (or 400 for a body that is not JSON) listing every offending parameter in French.
+
+    Args:
+        errors: `RequestValidationError.errors()`.
+        accepted: the names each location (`query`, `body`) accepts, listed when a name is unknown.
+    """
     if any(e.get("type") == "json_invalid" for e in errors):
         error = next(e for e in errors if e.get("type") == "json_invalid")
         reason = str((error.get("ctx") or {}).get("error", ""))
@@ -200,7 +218,14 @@ def validation_error_response(errors: Sequence[Mapping[str, Any]]) -> JSONRespon
         for e in errors
     ]
     message = "Requête invalide : " + " ".join(item["message"] for item in items[:5])
-    return error_response(422, "parametre_invalide", message, {"erreurs": items})
+    details: dict[str, Any] = {"erreurs": items}
+    unknown_in = {item["emplacement"] for item in items if item["type"] == "extra_forbidden"}
+    names = sorted({name for place in unknown_in for name in (accepted or {}).get(place, ())})
+    if names:
+        label = "Paramètres acceptés" if unknown_in == {"query"} else "Champs acceptés"
+        message += f" {label} : {', '.join(names)}."
+        details["acceptes"] = names
+    return error_response(422, "parametre_invalide", message, details)
 
 
 # --- handlers ----------------------------------------------------------------------------------------
@@ -225,9 +250,30 @@ async def _qfq_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, exc.code, exc.message, exc.details, headers)
 
 
+def accepted_names(request: Request) -> dict[str, list[str]]:
+    """The query parameter and body field names of the route that refused the request."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return {}
+    accepted = {"query": [name for field in dependant.query_params for name in _names_of(field)]}
+    body = getattr(route, "body_field", None)
+    if body is not None:
+        accepted["body"] = _names_of(body)
+    return accepted
+
+
+def _names_of(field: Any) -> list[str]:
+    """A parameter's name, or the field names of the model it stands for (`Annotated[Model, Query()]`)."""
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [info.alias or name for name, info in model.model_fields.items()]
+    return [field.alias]
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return validation_error_response(exc.errors())
+    return validation_error_response(exc.errors(), accepted_names(request))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

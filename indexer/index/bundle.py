@@ -176,7 +176,7 @@ def _check_signature(folder: Path, raw: bytes) -> None:
             "absent ou différent). Reconstruisez l'index avec « qfq build » (les embeddings déjà calculés "
             "sont repris du cache) ou revenez au précédent avec « qfq index rollback ».",
             code="index_corrompu",
-            details={"artifact": MANIFEST_FILE},
+            details={"fichier": MANIFEST_FILE},
         )
 
 
@@ -233,7 +233,7 @@ def _check_compatible(manifest: BundleManifest, settings: Settings, encoder: Enc
                 f"L'index a été construit pour un autre modèle ({labels[key]} : {model.get(key)!r}, "
                 f"attendu : {value!r}). Reconstruisez l'index avec « qfq build » ou corrigez QFQ_MODEL.",
                 code="index_incompatible",
-                details={"field": key, "bundle": model.get(key), "expected": value},
+                details={"champ": key, "index": model.get(key), "attendu": value},
             )
 
 
@@ -255,7 +255,7 @@ def _check_artifacts(folder: Path, manifest: BundleManifest, verify_hashes: bool
                 "différente du manifeste). Reconstruisez l'index avec « qfq build » ou revenez au "
                 "précédent avec « qfq index rollback ».",
                 code="index_corrompu",
-                details={"artifact": name},
+                details={"fichier": name},
             )
 
 

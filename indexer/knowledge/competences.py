@@ -30,7 +30,7 @@ def check_level(knowledge: Knowledge, level: str) -> None:
         raise QfqError(
             f"Niveau inconnu ou sans compétences décrites : « {level} ». Niveaux acceptés : {', '.join(allowed)}.",
             code="niveau_inconnu",
-            details={"champ": "niveau", "allowed": allowed},
+            details={"champ": "niveau", "acceptes": allowed},
         )
 
 

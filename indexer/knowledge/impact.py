@@ -342,7 +342,7 @@ def check_law(knowledge: Knowledge, key: str) -> Law:
         raise QfqError(
             f"Loi inconnue : « {key} ». Lois connues : {', '.join(knowledge.laws)}.",
             code="loi_inconnue",
-            details={"champ": "key", "allowed": list(knowledge.laws)},
+            details={"champ": "key", "acceptes": list(knowledge.laws)},
         )
     return law
 
@@ -373,7 +373,7 @@ def impact_report(
         raise QfqError(
             f"Niveau inconnu : « {level} ». Niveaux acceptés : {', '.join(taxonomy.level_ids())}.",
             code="niveau_inconnu",
-            details={"champ": "niveau", "allowed": taxonomy.level_ids()},
+            details={"champ": "niveau", "acceptes": taxonomy.level_ids()},
         )
     impact = law_impact(law, corpus, lookup)
     articles = impact.for_level(level)

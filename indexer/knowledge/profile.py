@@ -73,7 +73,7 @@ def make_profile(
         raise ProfileError(
             f"Type de collectivité inconnu : « {type} ». Types acceptés : {', '.join(PROFILE_TYPES)}.",
             code="type_inconnu",
-            details={"champ": "type", "allowed": list(PROFILE_TYPES)},
+            details={"champ": "type", "acceptes": list(PROFILE_TYPES)},
         )
     for name, value in (("population", population), ("agents", agents)):
         if value is not None and value < 0:
@@ -91,7 +91,7 @@ def make_profile(
         raise ProfileError(
             f"Critère(s) inconnu(s) : {', '.join(unknown)}. Critères acceptés : {', '.join(knowledge.criteria)}.",
             code="critere_inconnu",
-            details={"champ": "criteres", "allowed": list(knowledge.criteria)},
+            details={"champ": "criteres", "acceptes": list(knowledge.criteria)},
         )
     return Profile(type=type, population=population, agents=agents, date=date or "", criteria=criteria)
 

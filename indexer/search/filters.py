@@ -95,7 +95,7 @@ class FilterIndex:
                     f"Valeur de {label} inconnue : {', '.join(unknown)}. Valeurs possibles : "
                     f"{', '.join(self.allowed[name])}.",
                     code="filtre_invalide",
-                    details={"filter": name, "unknown": unknown, "allowed": self.allowed[name]},
+                    details={"filtre": name, "inconnues": unknown, "acceptes": self.allowed[name]},
                 )
         if filters.date is not None:
             try:

@@ -39,7 +39,9 @@ def _split_values(value: Any) -> Any:
 
 
 class SearchParams(BaseModel):
-    """Parameters of a search, as GET query parameters or a POST JSON body."""
+    """Parameters of a search, as GET query parameters or a POST JSON body (unknown names are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     q: str = Field(
         min_length=1,
@@ -96,6 +98,14 @@ class SearchParams(BaseModel):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_values(value)
+
+    @field_validator("k", "offset", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        # JSON true would otherwise count as 1: the same value must mean the same thing in GET and POST.
+        if isinstance(value, bool):
+            raise ValueError("un nombre entier est attendu, pas true ou false")
+        return value
 
 
 class SearchBody(SearchParams):
@@ -364,7 +374,7 @@ class ErrorResponse(BaseModel):
                     "error": {
                         "code": "filtre_invalide",
                         "message": "Valeur de niveau inconnue : canton. Valeurs possibles : commune, departement…",
-                        "details": {"filter": "levels", "unknown": ["canton"], "allowed": ["commune"]},
+                        "details": {"filtre": "levels", "inconnues": ["canton"], "acceptes": ["commune"]},
                     }
                 }
             ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from indexer.corpus.lookup import corpus_lookup
 from indexer.errors import QfqError
@@ -16,10 +16,11 @@ from indexer.knowledge.model import Knowledge
 from indexer.knowledge.profile import evaluate_profile, make_profile
 from service.api.routes.common import error_responses
 from service.api.schemas_knowledge import CompetencesResponse, ImpactResponse, ProfileRequest, ProfileResponse
-from service.deps import IndexStateDep, SettingsDep, run_blocking
+from service.deps import IndexStateDep, SettingsDep, reject_unknown_query, run_blocking
 from service.errors import STATUS_BY_CODE, ApiError
 
 router = APIRouter(
+    dependencies=[Depends(reject_unknown_query)],
     prefix="/v1",
     tags=["compétences et obligations"],
     responses=error_responses(400, 401, 403, 413, 422, 429),

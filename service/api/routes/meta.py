@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from service.api.routes.common import API_ERRORS, error_responses
 from service.api.schemas import (
@@ -16,11 +16,19 @@ from service.api.schemas import (
     TaxonomyOut,
     TaxonomyTerm,
 )
-from service.deps import IndexStateDep, RetrieverDep
+from service.deps import IndexStateDep, RetrieverDep, reject_unknown_query
 from service.errors import ApiError, error_response
 
-router = APIRouter(prefix="/v1", tags=["métadonnées"], responses=error_responses(*API_ERRORS))
-health_router = APIRouter(tags=["exploitation"])
+router = APIRouter(
+    dependencies=[Depends(reject_unknown_query)],
+    prefix="/v1",
+    tags=["métadonnées"],
+    responses=error_responses(*API_ERRORS),
+)
+health_router = APIRouter(
+    dependencies=[Depends(reject_unknown_query)],
+    tags=["exploitation"],
+)
 
 
 @router.get(
@@ -55,7 +63,7 @@ async def get_document(
         404,
         f"Document inconnu : {doc_key}. Documents de l'index : {', '.join(allowed)}.",
         code="document_introuvable",
-        details={"doc_key": doc_key, "allowed": allowed},
+        details={"document": doc_key, "acceptes": allowed},
     )
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from service.api.presenters import passage_out
 from service.api.routes.common import API_ERRORS, error_responses
 from service.api.schemas import ArticleDetail, PassageDetail
-from service.deps import RetrieverDep, run_blocking
+from service.deps import RetrieverDep, reject_unknown_query, run_blocking
 from service.errors import ApiError
 
-router = APIRouter(prefix="/v1", tags=["passages"], responses=error_responses(*API_ERRORS, 404))
+router = APIRouter(
+    dependencies=[Depends(reject_unknown_query)],
+    prefix="/v1",
+    tags=["passages"],
+    responses=error_responses(*API_ERRORS, 404),
+)
 
 
 @router.get(
@@ -41,7 +46,7 @@ async def get_passage(
             f"Passage introuvable : {passage_id}. Les identifiants sont de la forme cgct/L5214-16 "
             "(« # » s'encode %23 dans une adresse).",
             code="passage_introuvable",
-            details={"passage_id": passage_id},
+            details={"passage": passage_id},
         )
     parts = await run_blocking(request, retriever.passages_of_article, passage.doc_key, passage.article)
     return passage_out(passage, [p.id for p in parts])
@@ -70,7 +75,7 @@ async def get_article(
         )
         details: dict = {"doc_key": doc_key, "article": article}
         if doc_key not in known:
-            details["allowed"] = known
+            details["acceptes"] = known
         raise ApiError(404, message, code=code, details=details)
     ids = [p.id for p in passages]
     return ArticleDetail(

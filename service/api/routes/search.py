@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from indexer.knowledge.answer import Answerer
 from indexer.search.ask import Asker
@@ -13,9 +13,14 @@ from service.api.exports import MEDIA_TYPES, export_response
 from service.api.presenters import filters_of, search_response
 from service.api.routes.common import API_ERRORS, error_responses
 from service.api.schemas import ExportBody, ExportParams, SearchBody, SearchParams, SearchResponse
-from service.deps import RetrieverDep, run_blocking
+from service.deps import RetrieverDep, reject_unknown_query, run_blocking
 
-router = APIRouter(prefix="/v1", tags=["recherche"], responses=error_responses(*API_ERRORS))
+router = APIRouter(
+    dependencies=[Depends(reject_unknown_query)],
+    prefix="/v1",
+    tags=["recherche"],
+    responses=error_responses(*API_ERRORS),
+)
 
 _EXPORT_CONTENT: dict[int | str, dict[str, Any]] = {
     200: {

@@ -234,7 +234,7 @@ def test_mismatched_model_is_refused(
     with pytest.raises(BundleError) as info:
         load_bundle(other, encoder=encoder)
     assert info.value.code == "index_incompatible"
-    assert info.value.details["field"] == field
+    assert info.value.details["champ"] == field
     assert "qfq build" in info.value.message
 
 

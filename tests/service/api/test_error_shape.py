@@ -110,10 +110,10 @@ def test_unknown_filter_lists_allowed_values_in_french(client: TestClient, retri
     response = client.get("/v1/search", params={"q": "déchets", "niveau": ["commune", "canton"]})
     error = assert_error_shape(response, 422, "filtre_invalide")
     assert error["message"].startswith("Valeur de niveau inconnue : canton. Valeurs possibles : ")
-    assert error["details"]["unknown"] == ["canton"]
+    assert error["details"]["inconnues"] == ["canton"]
     assert (
-        error["details"]["allowed"] == retriever.facets()["levels"]
-        and "commune" in error["details"]["allowed"]
+        error["details"]["acceptes"] == retriever.facets()["levels"]
+        and "commune" in error["details"]["acceptes"]
     )
 
 

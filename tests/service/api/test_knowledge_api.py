@@ -45,7 +45,7 @@ def test_unknown_level_lists_the_accepted_ones(client: TestClient) -> None:
     error = assert_error_shape(
         client.get("/v1/competences", params={"niveau": "etat"}), 422, "niveau_inconnu"
     )
-    assert "commune" in error["details"]["allowed"] and "etat" not in error["details"]["allowed"]
+    assert "commune" in error["details"]["acceptes"] and "etat" not in error["details"]["acceptes"]
     assert error["message"].startswith("Niveau inconnu")
 
 
@@ -93,13 +93,13 @@ def test_profile_criteria_decide_what_was_undetermined(client: TestClient) -> No
 
 def test_profile_errors_are_french_422(client: TestClient) -> None:
     unknown = assert_error_shape(client.post("/v1/profil", json={"type": "canton"}), 422, "type_inconnu")
-    assert "communaute-d-agglomeration" in unknown["details"]["allowed"]
+    assert "communaute-d-agglomeration" in unknown["details"]["acceptes"]
     criterion = assert_error_shape(
         client.post("/v1/profil", json={"type": "commune", "criteres": {"piscine": True}}),
         422,
         "critere_inconnu",
     )
-    assert "site_internet" in criterion["details"]["allowed"]
+    assert "site_internet" in criterion["details"]["acceptes"]
     negative = assert_error_shape(
         client.post("/v1/profil", json={"type": "commune", "population": -3}), 422, "parametre_invalide"
     )
@@ -129,7 +129,7 @@ def test_law_impact_lists_l5214_16_for_communautes_de_communes(client: TestClien
     unknown = assert_error_shape(
         client.get("/v1/lois/notre/impact", params={"niveau": "canton"}), 422, "niveau_inconnu"
     )
-    assert "region" in unknown["details"]["allowed"]
+    assert "region" in unknown["details"]["acceptes"]
 
 
 def test_operation_ids_are_stable(client: TestClient) -> None:

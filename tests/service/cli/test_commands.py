@@ -89,4 +89,7 @@ def test_index_list_flags_a_bundle_it_cannot_use(cli_env: Path) -> None:
     (current / "manifest.sha256").unlink()
     listed = runner.invoke(app, ["index", "list"])
     assert listed.exit_code == 0
-    assert f"{current.name} (courant) · INUTILISABLE" in flat(listed.output) and "manifest.sha256" in listed.output
+    assert (
+        f"{current.name} (courant) · INUTILISABLE" in flat(listed.output)
+        and "manifest.sha256" in listed.output
+    )
