@@ -484,7 +484,7 @@ def test_a_deadline_may_concern_only_some_subjects(knowledge: Knowledge) -> None
 def test_profile_inputs_are_checked(knowledge: Knowledge) -> None:
     with pytest.raises(ProfileError) as caught:
         make_profile(knowledge, "canton")
-    assert caught.value.code == "type_inconnu" and "commune" in caught.value.details["allowed"]
+    assert caught.value.code == "type_inconnu" and "commune" in caught.value.details["acceptes"]
     with pytest.raises(ProfileError, match="Critère"):
         make_profile(knowledge, "commune", criteria={"piscine": True})
     with pytest.raises(ProfileError, match="entier positif"):
