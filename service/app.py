@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 
@@ -28,6 +29,7 @@ from service.routers import ROUTERS
 from service.settings import ServiceSettings
 from service.state import IndexState, RetrieverLoader
 from service.threads import SEARCH_THREADS
+from service.web import api_docs
 from service.web.templating import STATIC_DIR
 
 API_VERSION = "1.0.0"
@@ -122,6 +124,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         middleware=middleware,
+        docs_url=None,  # served by service.web.api_docs, without a CDN
+        redoc_url=None,
         openapi_tags=[
             {"name": "recherche", "description": "Questions en français, passages cités."},
             {"name": "passages", "description": "Lecture des passages et articles."},
@@ -136,5 +140,36 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    api_docs.mount_assets(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.openapi = lambda: _openapi_with_security(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI schema with the API key schemes, so that /docs can send a key (QFQ_API_KEYS)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "cleApi": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-API-Key",
+                "description": "Une clé de QFQ_API_KEYS.",
+            },
+            "jeton": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "La même clé en « Authorization: Bearer ».",
+            },
+        }
+        # Keys are needed only when QFQ_API_KEYS is set: no key ({}) is an accepted alternative.
+        schema["security"] = [{}, {"cleApi": []}, {"jeton": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema

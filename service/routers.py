@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.routes import knowledge, meta, passages, search
-from service.web import pages, profile
+from service.web import api_docs, pages, profile
 
 ROUTERS: list[APIRouter] = [
     search.router,
@@ -15,4 +15,5 @@ ROUTERS: list[APIRouter] = [
     pages.router,
     knowledge.router,
     profile.router,
+    api_docs.router,
 ]

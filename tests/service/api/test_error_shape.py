@@ -183,3 +183,21 @@ def test_missing_bundle_keeps_readyz_503_with_the_cause(fake_settings, tmp_path)
         assert error["details"] == {"cause": "index_absent"} and "qfq build" in error["message"]
         search = assert_error_shape(client.get("/v1/documents"), 503, "index_indisponible")
         assert search["details"]["cause"] == "index_absent"
+
+
+def test_docs_page_needs_no_internet_and_can_send_a_key(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in page.text and "cdn." not in page.text
+    script = client.get("/static/swagger-ui/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert client.get("/static/swagger-ui/swagger-ui.css").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["cleApi"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "Une clé de QFQ_API_KEYS.",
+    }
+    assert {} in schema["security"] and {"cleApi": []} in schema["security"]
+    assert client.get("/redoc").status_code == 404
