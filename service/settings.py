@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
 
+from pydantic import Field, ValidationError
+
+from indexer.errors import ConfigError
 from indexer.fetch.client import PisteCredentials
 from indexer.settings import Settings
+from service.errors import french_validation_message
 
 
 class ServiceSettings(Settings):
@@ -43,3 +47,25 @@ class ServiceSettings(Settings):
             oauth_url=self.piste_oauth_url,
             api_url=self.piste_api_url,
         )
+
+
+def read_settings(**overrides: Any) -> ServiceSettings:
+    """The settings from the `QFQ_*` variables (and `overrides`), a bad value reported in French.
+
+    Raises:
+        ConfigError: code `reglage_invalide`, one sentence per bad variable (`details.erreurs`).
+    """
+    try:
+        return ServiceSettings(**overrides)
+    except ValidationError as exc:
+        sentences = [
+            french_validation_message({**error, "loc": ("reglage", f"QFQ_{str(error['loc'][0]).upper()}")})
+            if error.get("loc")
+            else str(error.get("msg", ""))
+            for error in exc.errors()
+        ]
+        raise ConfigError(
+            "Réglage invalide : " + " ".join(sentences) + " Corrigez la variable d'environnement.",
+            code="reglage_invalide",
+            details={"erreurs": sentences},
+        ) from exc

@@ -23,8 +23,7 @@ from rich.progress import (
 from rich.text import Text
 
 from indexer.errors import QfqError
-from service.cli.output import fail
-from service.settings import ServiceSettings
+from service.cli.output import cli_settings, fail
 
 _STAGES = {
     "index": "Index vectoriel…",
@@ -155,7 +154,7 @@ def build(
     from indexer.index.bundle import load_bundle
 
     console = Console(stderr=True)
-    settings = ServiceSettings()
+    settings = cli_settings()
     started = time.perf_counter()
     keys = _split_keys(only)
     try:

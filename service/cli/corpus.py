@@ -14,8 +14,7 @@ from rich.table import Table
 from indexer.corpus.manifest import load_manifest, verify_checksums
 from indexer.errors import QfqError
 from service.cli.fetch import fetch
-from service.cli.output import EXIT_USAGE, fail
-from service.settings import ServiceSettings
+from service.cli.output import EXIT_USAGE, cli_settings, fail
 
 app = typer.Typer(
     help="Corpus : vérification, passages, mise à jour depuis Légifrance.", no_args_is_help=True
@@ -31,7 +30,7 @@ def check(
     """Vérifie le manifeste et CHECKSUMS.sha256, compte les passages par document, format et statut."""
     from indexer.corpus.passages import load_passages
 
-    settings = ServiceSettings()
+    settings = cli_settings()
     try:
         corpus_dir = settings.require_corpus()
         documents = load_manifest(corpus_dir)
@@ -120,7 +119,7 @@ def passages(
     from indexer.corpus.passages import load_passages
     from indexer.text.article_refs import canonical_article
 
-    settings = ServiceSettings()
+    settings = cli_settings()
     try:
         result = load_passages(settings, only={doc}, strict=True, workers=1)
     except QfqError as exc:

@@ -14,8 +14,7 @@ from indexer.fetch.client import PisteClient
 from indexer.fetch.pipeline import run_fetch
 from indexer.fetch.sources import DEFAULT_SOURCES, load_sources
 from indexer.fetch.writer import rollback, sibling
-from service.cli.output import fail
-from service.settings import ServiceSettings
+from service.cli.output import cli_settings, fail
 
 
 def fetch(
@@ -60,7 +59,7 @@ def fetch(
     Seuls les textes dont la version a changé sont téléchargés ; le nouveau corpus n'est mis en place
     qu'une fois complet et valide, l'ancien restant disponible dans DIR.previous.
     """
-    settings = ServiceSettings()
+    settings = cli_settings()
     try:
         if undo:
             rollback(out.expanduser().absolute())

@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 
 from indexer.errors import QfqError
-from service.cli.output import fail
-from service.settings import ServiceSettings
+from service.cli.output import cli_settings, fail
 
 app = typer.Typer(help="Index publiés : liste et retour arrière.", no_args_is_help=True)
 
@@ -16,7 +15,7 @@ def list_command() -> None:
     """Liste les index conservés (le courant et le précédent)."""
     from indexer.index.publish import list_bundles
 
-    rows = list_bundles(ServiceSettings())
+    rows = list_bundles(cli_settings())
     if not rows:
         typer.echo("Aucun index construit. Lancez « qfq build ».")
         return
@@ -36,7 +35,7 @@ def rollback_command() -> None:
     from indexer.index.publish import rollback
 
     try:
-        build_id = rollback(ServiceSettings())
+        build_id = rollback(cli_settings())
     except QfqError as exc:
         raise fail(exc) from exc
     typer.echo(f"Index courant : {build_id}. Redémarrez le service pour qu'il le charge.")

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from indexer.errors import QfqError
-from service.cli.output import EXIT_USAGE, fail
-from service.settings import ServiceSettings
+from service.cli.output import EXIT_USAGE, cli_settings, fail
 
 KIND_PLURALS = {
     "cree": "créé(s)",
@@ -97,7 +96,7 @@ def profil(
     from indexer.knowledge.load import load_knowledge
     from indexer.knowledge.profile import evaluate_profile, make_profile
 
-    settings = ServiceSettings()
+    settings = cli_settings()
     try:
         knowledge = load_knowledge()
         profile = make_profile(knowledge, type_, population, agents, date, _criteria(critere))
@@ -121,7 +120,7 @@ def competences(
 
     try:
         knowledge = load_knowledge()
-        report = competences_report(knowledge, niveau, default_lookup(ServiceSettings()) if as_json else None)
+        report = competences_report(knowledge, niveau, default_lookup(cli_settings()) if as_json else None)
     except QfqError as exc:
         raise fail(exc, exit_code=EXIT_USAGE) from exc
     if as_json:
@@ -149,7 +148,7 @@ def impact(
     from indexer.knowledge.impact import impact_report
     from indexer.knowledge.load import load_knowledge
 
-    settings = ServiceSettings()
+    settings = cli_settings()
     try:
         report = impact_report(load_knowledge(), loi, corpus_lookup(settings), level=niveau)
     except QfqError as exc:

@@ -10,12 +10,15 @@ import sys
 import typer
 
 from service.cli import build as build_module
+from service.cli import french
 from service.cli import search as search_module
 from service.cli.corpus import app as corpus_app
 from service.cli.index import app as index_app
 from service.cli.knowledge import competences, impact, profil
 from service.cli.model import app as model_app
 from service.cli.serve import serve
+
+french.install()  # click and Typer build their messages when a command runs
 
 app = typer.Typer(
     help="Qui fait quoi : compétences et obligations des collectivités, avec leurs articles de loi.",

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from indexer.errors import QfqError
-from service.cli.output import EXIT_USAGE, fail
+from service.cli.output import EXIT_USAGE, cli_settings, fail
 from service.settings import ServiceSettings
 
 app = typer.Typer(
@@ -33,7 +33,7 @@ def prepare_command(
     from indexer.embedding.packaged.prepare import prepare_variant
     from indexer.embedding.packaged.source import PACKAGED_MODEL
 
-    settings = ServiceSettings()
+    settings = cli_settings()
     if moteur is not None and moteur not in _BACKENDS:
         raise fail(
             "--moteur doit valoir « torch » ou « onnx ».", code="option_invalide", exit_code=EXIT_USAGE
@@ -76,7 +76,7 @@ def info_command() -> None:
     from indexer.embedding.packaged.prepare import read_prepared
     from indexer.embedding.packaged.source import PACKAGED_MODEL, find_packaged_source
 
-    settings = ServiceSettings()
+    settings = cli_settings()
     typer.echo(f"Modèle configuré (QFQ_MODEL) : {settings.model}")
     typer.echo(f"Moteur (QFQ_MODEL_BACKEND) : {settings.model_backend}")
     if settings.model != PACKAGED_MODEL:

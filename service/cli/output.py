@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from indexer.errors import QfqError
+from service.settings import ServiceSettings, read_settings
 
 EXIT_FAILURE = 1  # the command could not do its job (nothing published, article absent, API refused...)
 EXIT_USAGE = 2  # what was asked is wrong: an unknown value, a bad setting, a missing corpus
@@ -27,3 +30,11 @@ def fail(error: QfqError | str, *, code: str = "", exit_code: int = EXIT_FAILURE
         message = error
     typer.echo(f"Erreur ({code}) : {message}", err=True)
     return typer.Exit(code=exit_code)
+
+
+def cli_settings(**overrides: Any) -> ServiceSettings:
+    """The settings, or a French error and exit code 2 when a `QFQ_*` variable has a bad value."""
+    try:
+        return read_settings(**overrides)
+    except QfqError as exc:
+        raise fail(exc, exit_code=EXIT_USAGE) from exc

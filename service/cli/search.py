@@ -13,8 +13,7 @@ from rich.text import Text
 
 from indexer.errors import QfqError
 from indexer.models import STATUS_LABELS, Status
-from service.cli.output import EXIT_FAILURE, EXIT_USAGE, fail
-from service.settings import ServiceSettings
+from service.cli.output import EXIT_FAILURE, EXIT_USAGE, cli_settings, fail
 
 _EXCERPT_CHARS = 420
 
@@ -207,7 +206,7 @@ def search(
     from indexer.search.retriever import Retriever
 
     console = Console()
-    settings = ServiceSettings()
+    settings = cli_settings()
     try:
         levels, themes = _values(niveau), _values(theme)
         _check_taxonomy(levels, themes)

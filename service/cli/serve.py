@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from indexer.errors import QfqError
-from service.cli.output import EXIT_USAGE, fail
+from service.cli.output import cli_settings, fail
 from service.settings import ServiceSettings
 from service.threads import pin_thread_environment
 
@@ -80,15 +80,8 @@ def serve(
     Sur une machine neuve, prépare d'abord le modèle et construit l'index, avec la progression affichée.
     """
     console = Console(stderr=True)
-    try:
-        settings = ServiceSettings()
-    except Exception as exc:  # pydantic's ValidationError: a QFQ_* variable has a bad value
-        raise fail(
-            f"Configuration invalide : {exc}", code="configuration_invalide", exit_code=EXIT_USAGE
-        ) from exc
     updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    if updates:
-        settings = ServiceSettings.model_validate({**settings.model_dump(), **updates})
+    settings = cli_settings(**updates)
     pin_thread_environment()
     if build:
         keys = [part.strip() for value in only or [] for part in value.split(",") if part.strip()]

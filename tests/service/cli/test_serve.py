@@ -75,4 +75,5 @@ def test_serve_without_build_starts_not_ready(fresh_env: Path, monkeypatch: pyte
 def test_serve_reports_a_bad_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QFQ_PORT", "pas-un-port")
     result = CliRunner().invoke(cli, ["serve"])
-    assert result.exit_code == 2 and "Configuration invalide" in result.output
+    assert result.exit_code == 2 and "« QFQ_PORT » doit être un nombre entier" in result.output
+    assert "pydantic" not in result.output and "Input should" not in result.output

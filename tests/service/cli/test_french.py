@@ -1,0 +1,58 @@
+"""Every message `qfq` prints is French: its own, Typer's and click's, and bad settings."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli.main import app
+
+runner = CliRunner()
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_help_is_french() -> None:
+    shown = runner.invoke(app, ["--help"])
+    assert shown.exit_code == 0
+    assert "Affiche cette aide." in shown.output and "Show this message" not in shown.output
+    assert "Commandes" in shown.output and "Installe la complétion" in _flat(shown.output)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            ["profil", "--type", "commune", "--population", "-5"],
+            "Valeur invalide pour '--population' : la valeur doit être supérieure ou égale à 0.",
+        ),
+        (
+            ["profil", "--type", "commune", "--agents", "beaucoup"],
+            "Valeur invalide pour '--agents' : un nombre entier est attendu.",
+        ),
+        (["profil"], "Option manquante '--type'."),
+        (["pas-une-commande"], "Commande inconnue"),
+        (["search", "--nope", "x"], "Option inconnue : --nope"),
+        (["index", "list", "en-trop"], "Argument(s) en trop (en-trop)"),
+    ],
+)
+def test_usage_errors_are_french(arguments: list[str], expected: str) -> None:
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 2
+    assert expected in _flat(result.output)
+    for english in ("Invalid value", "Input should", "Missing option", "No such", "Got unexpected", "Error"):
+        assert english not in result.output
+
+
+def test_a_bad_setting_is_reported_in_french_by_every_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QFQ_THREADS", "beaucoup")
+    for command in (["index", "list"], ["corpus", "check"], ["search", "déchets"], ["model", "info"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, command
+        assert (
+            "Erreur (reglage_invalide) : Réglage invalide : « QFQ_THREADS » doit être un nombre entier."
+            in _flat(result.output)
+        )
+        assert "pydantic" not in result.output and "Traceback" not in result.output
