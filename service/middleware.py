@@ -35,7 +35,15 @@ UNLIMITED_PATHS = HEALTH_PATHS | {"/metrics"}
 STATIC_PREFIX = "/static/"
 # Request headers a browser may send cross-origin, and response headers it may read.
 CORS_ALLOWED_HEADERS = ("Content-Type", "X-API-Key", "Authorization", "X-Request-ID")
-CORS_EXPOSED_HEADERS = ("X-Request-ID", "Retry-After", "X-Build-Id", "Content-Disposition")
+CORS_EXPOSED_HEADERS = (
+    "X-Request-ID",
+    "Retry-After",
+    "X-Build-Id",
+    "Content-Disposition",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -59,6 +67,18 @@ async def _send_error(
 ) -> None:
     response = error_response(status, code, message, details, headers)
     await response({"type": "http"}, _no_receive, send)
+
+
+def _with_headers(send: Send, headers: Mapping[str, str]) -> Send:
+    """`send` adding `headers` to the response start."""
+    extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
 
 
 async def _no_receive() -> Message:
@@ -256,6 +276,16 @@ class TokenBuckets:
         bucket = self._buckets.get(identity)
         return int(bucket.tokens) if bucket else int(self.capacity)
 
+    def headers(self, identity: str) -> dict[str, str]:
+        """`RateLimit-*` headers (IETF draft): the limit, what is left now, seconds until the bucket is full."""
+        bucket = self._buckets.get(identity)
+        tokens = bucket.tokens if bucket else self.capacity
+        return {
+            "RateLimit-Limit": str(int(self.capacity)),
+            "RateLimit-Remaining": str(int(tokens)),
+            "RateLimit-Reset": str(math.ceil((self.capacity - tokens) / self.rate)),
+        }
+
     def _forget_full(self, now: float) -> None:
         # A bucket refilled to capacity holds no information: dropping it changes nothing.
         full = [
@@ -313,6 +343,7 @@ class AccessMiddleware:
             client = scope.get("client")
             identity = f"cle:{key_id(key or '')}" if valid else f"ip:{client[0] if client else 'inconnu'}"
             wait = self.buckets.take(identity)
+            limits = self.buckets.headers(identity)
             if wait > 0:
                 if self.metrics is not None:
                     self.metrics.rate_limited.inc()
@@ -324,9 +355,10 @@ class AccessMiddleware:
                     f"Trop de requêtes : limite de {int(self.buckets.capacity)} par minute. "
                     f"Réessayez dans {seconds} s.",
                     {"limite_par_minute": int(self.buckets.capacity), "reessayer_dans_s": seconds},
-                    {"Retry-After": str(seconds)},
+                    {"Retry-After": str(seconds), **limits, "RateLimit-Reset": str(seconds)},
                 )
                 return
+            send = _with_headers(send, limits)
         if self.keys and not valid and path not in OPEN_PATHS and not path.startswith(STATIC_PREFIX):
             if key is None:
                 await _send_error(
@@ -346,10 +378,10 @@ class FrenchCORSMiddleware(CORSMiddleware):
     """Starlette's CORS middleware, refusing a preflight in the one error shape instead of plain text."""
 
     _FAILURES = {
-        "origin": "origine",
-        "method": "méthode",
-        "headers": "en-têtes",
-        "private-network": "réseau privé",
+        "origin": "origine non autorisée",
+        "method": "méthode non autorisée",
+        "headers": "en-têtes non autorisés",
+        "private-network": "accès au réseau privé non autorisé",
     }
 
     def preflight_response(self, request_headers: Headers) -> Response:
@@ -362,7 +394,8 @@ class FrenchCORSMiddleware(CORSMiddleware):
         return error_response(
             400,
             "cors_refuse",
-            f"Requête d'une autre origine refusée (CORS) : {', '.join(refused)} non autorisé(s).",
+            f"Requête d'une autre origine refusée (CORS) : {', '.join(refused)}. Ajoutez l'origine à "
+            "QFQ_CORS_ORIGINS si elle doit être acceptée.",
             {"refus": refused},
             headers,
         )

@@ -202,7 +202,7 @@ def render_csv(response: SearchResponse) -> str:
             hit.status_label,
             hit.version_date,
             hit.url,
-            f"{hit.scores.score:.6f}",
+            f"{hit.scores.score:.6f}".replace(".", ","),  # French spreadsheets read a decimal comma
             hit.passage_id,
             hit.text,
         )

@@ -80,6 +80,7 @@ async def _render(request: Request, template: str, csp_ancestors: str) -> HTMLRe
                 theme=[theme] if theme else [],
                 en_vigueur=not include_abrogated,
                 k=PAGE_RESULTS,
+                grouper=True,  # one result per article on the page; its other matching parts are named
             )
             try:
                 answer: SearchResponse = await run_search(request, state.retriever, params)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from service.api.exports import CSV_COLUMNS, file_name, render_csv
@@ -58,6 +59,10 @@ def test_csv_table_opens_in_a_spreadsheet(client: TestClient) -> None:
         assert record["citation"] == hit["citation"] and record["passage_id"] == hit["passage_id"]
         assert record["statut"] == hit["status_label"] and record["lien"] == hit["url"]
         assert record["extrait"].lstrip("'") == hit["text"]
+        # A decimal comma: French spreadsheet software reads "0.5" as text.
+        assert "." not in record["score"] and float(record["score"].replace(",", ".")) == pytest.approx(
+            hit["scores"]["score"], abs=1e-6
+        )
 
 
 def test_json_export_matches_the_search_answer(client: TestClient) -> None:

@@ -64,11 +64,15 @@ def test_body_limit_with_and_without_content_length(client: TestClient) -> None:
 
 def test_rate_limit_answers_429_with_retry_after(make_app) -> None:  # noqa: ANN001
     with TestClient(make_app(rate_limit_per_minute=3)) as client:
-        statuses = [client.get("/v1/search", params=SEARCH).status_code for _ in range(3)]
-        assert statuses == [200, 200, 200]
+        answers = [client.get("/v1/search", params=SEARCH) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        assert [a.headers["ratelimit-remaining"] for a in answers] == ["2", "1", "0"]
+        assert {a.headers["ratelimit-limit"] for a in answers} == {"3"}
         limited = client.get("/v1/search", params=SEARCH)
         error = assert_error_shape(limited, 429, "trop_de_requetes")
         assert limited.headers["retry-after"] == "20"  # one token every 20 s at 3 per minute
+        assert limited.headers["ratelimit-limit"] == "3" and limited.headers["ratelimit-remaining"] == "0"
+        assert limited.headers["ratelimit-reset"] == "20"
         assert error["details"] == {"limite_par_minute": 3, "reessayer_dans_s": 20}
         assert client.get("/livez").status_code == 200 and client.get("/readyz").status_code == 200
         assert "qfq_rate_limited_requests_total 1.0" in client.get("/metrics").text
@@ -138,7 +142,8 @@ def test_cors_allow_list(make_app) -> None:  # noqa: ANN001
             headers={"Origin": "https://ailleurs.example", "Access-Control-Request-Method": "GET"},
         )
         error = assert_error_shape(refused, 400, "cors_refuse")
-        assert error["details"] == {"refus": ["origine"]}
+        assert error["details"] == {"refus": ["origine non autorisée"]}
+        assert "non autorisé(s)" not in error["message"] and "QFQ_CORS_ORIGINS" in error["message"]
 
 
 def test_no_cors_headers_by_default(client: TestClient) -> None:

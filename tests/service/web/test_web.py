@@ -86,3 +86,13 @@ def test_static_assets(client: TestClient) -> None:
     script = client.get("/static/app.js")
     assert script.status_code == 200 and "navigator.clipboard" in script.text and "execCommand" in script.text
     assert client.get("/static/style.css").status_code == 200
+
+
+def test_the_page_shows_one_result_per_article(client: TestClient) -> None:
+    question = "communauté de communes compétences"
+    page = client.get("/", params={"q": question}).text
+    shown = re.findall(r'data-passage-id="([^"#]+)(?:#\d+)?"', page)
+    assert shown and len(shown) == len(set(shown)), shown  # no article twice
+    api = client.get("/v1/search", params={"q": question, "k": 10}).json()["hits"]
+    articles = [hit["article_id"] for hit in api]
+    assert len(articles) > len(set(articles))  # the API, ungrouped by default, has repeats for this question
