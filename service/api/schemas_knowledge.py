@@ -81,6 +81,12 @@ class CompetencesResponse(BaseModel):
     total: int
     par_categorie: dict[str, int]
     themes: list[CompetenceTheme]
+    articles_absents: list[str] = Field(
+        default_factory=list, description="Articles cités absents de l'index interrogé (index partiel)."
+    )
+    avertissement: str | None = Field(
+        default=None, description="Avertissement en français quand des articles cités manquent à l'index."
+    )
 
 
 # --- profile --------------------------------------------------------------------------------------
@@ -171,6 +177,12 @@ class ProfileResponse(BaseModel):
     non_applicables: list[ObligationOut]
     indetermines: list[ObligationOut]
     criteres_disponibles: dict[str, str]
+    articles_absents: list[str] = Field(
+        default_factory=list, description="Articles cités absents de l'index interrogé (index partiel)."
+    )
+    avertissement: str | None = Field(
+        default=None, description="Avertissement en français quand des articles cités manquent à l'index."
+    )
 
 
 # --- law impact -----------------------------------------------------------------------------------
@@ -291,3 +303,9 @@ class Answer(BaseModel):
     )
     obligations: list[AnswerObligation]
     pourquoi: AnswerWhy
+    articles_absents: list[str] = Field(
+        default_factory=list, description="Articles cités absents de l'index interrogé (index partiel)."
+    )
+    avertissement: str | None = Field(
+        default=None, description="Avertissement en français quand des articles cités manquent à l'index."
+    )

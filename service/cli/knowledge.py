@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from indexer.errors import QfqError
+from service.citations_check import with_warning
 from service.cli.output import EXIT_USAGE, cli_settings, fail
 
 KIND_PLURALS = {
@@ -100,13 +101,17 @@ def profil(
     try:
         knowledge = load_knowledge()
         profile = make_profile(knowledge, type_, population, agents, date, _criteria(critere))
-        result = evaluate_profile(knowledge, profile, default_lookup(settings)).to_dict(knowledge)
+        result = with_warning(
+            evaluate_profile(knowledge, profile, default_lookup(settings)).to_dict(knowledge)
+        )
     except QfqError as exc:
         raise fail(exc, exit_code=EXIT_USAGE) from exc
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         _print_profile(result)
+    if result["avertissement"]:
+        typer.echo(f"Attention : {result['avertissement']}", err=True)
 
 
 def competences(
@@ -124,7 +129,10 @@ def competences(
     except QfqError as exc:
         raise fail(exc, exit_code=EXIT_USAGE) from exc
     if as_json:
+        report = with_warning(report)
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        if report["avertissement"]:
+            typer.echo(f"Attention : {report['avertissement']}", err=True)
         return
     typer.echo(f"{report['libelle']} : {report['total']} compétences")
     for theme in report["themes"]:

@@ -13,6 +13,7 @@ from indexer.knowledge.model import PROFILE_TYPES
 from indexer.knowledge.profile import ProfileError, evaluate_profile, make_profile
 from indexer.text.tagging import load_taxonomy
 from service.api.routes.knowledge import current_knowledge, knowledge_error, passage_lookup
+from service.citations_check import with_warning
 from service.deps import IndexStateDep, SettingsDep, run_blocking
 from service.web.templating import BASE_CSP, templates
 
@@ -61,7 +62,7 @@ async def profile_page(request: Request, state: IndexStateDep, settings: Setting
             result = await run_blocking(
                 request, evaluate_profile, knowledge, profile, passage_lookup(state, settings)
             )
-            context["result"] = result.to_dict(knowledge)
+            context["result"] = with_warning(result.to_dict(knowledge))
         except QfqError as exc:
             context["error"] = exc.message
             status = knowledge_error(exc).status_code

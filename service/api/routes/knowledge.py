@@ -16,6 +16,7 @@ from indexer.knowledge.model import Knowledge
 from indexer.knowledge.profile import evaluate_profile, make_profile
 from service.api.routes.common import error_responses
 from service.api.schemas_knowledge import CompetencesResponse, ImpactResponse, ProfileRequest, ProfileResponse
+from service.citations_check import with_warning
 from service.deps import IndexStateDep, SettingsDep, reject_unknown_query, run_blocking
 from service.errors import STATUS_BY_CODE, ApiError
 
@@ -73,9 +74,10 @@ async def list_competences(
     """Les compétences du niveau, groupées par thème, avec catégorie, base légale et passage cité."""
     knowledge = current_knowledge()
     try:
-        return await run_blocking(
+        report = await run_blocking(
             request, competences_report, knowledge, niveau, passage_lookup(state, settings)
         )
+        return with_warning(report)
     except QfqError as exc:
         raise knowledge_error(exc) from exc
 
@@ -98,7 +100,7 @@ async def evaluate_profile_route(
         )
     except QfqError as exc:
         raise knowledge_error(exc) from exc
-    return result.to_dict(knowledge)
+    return with_warning(result.to_dict(knowledge))
 
 
 @router.get(

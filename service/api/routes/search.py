@@ -13,6 +13,7 @@ from service.api.exports import MEDIA_TYPES, export_response
 from service.api.presenters import filters_of, search_response
 from service.api.routes.common import API_ERRORS, error_responses
 from service.api.schemas import ExportBody, ExportParams, SearchBody, SearchParams, SearchResponse
+from service.citations_check import with_warning
 from service.deps import RetrieverDep, reject_unknown_query, run_blocking
 
 router = APIRouter(
@@ -58,7 +59,9 @@ async def run_search(request: Request, retriever: Retriever, params: SearchParam
         )
         if reply.answer is None or answerer is None:
             return reply.result, None
-        return reply.result, reply.answer.to_dict(answerer.knowledge, answerer.taxonomy, retriever)
+        return reply.result, with_warning(
+            reply.answer.to_dict(answerer.knowledge, answerer.taxonomy, retriever)
+        )
 
     result, answer = await run_blocking(request, ask)
     request.app.state.metrics.search_latency.labels(mode=params.mode).observe(result.took_ms / 1000)

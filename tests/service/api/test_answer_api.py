@@ -61,3 +61,24 @@ def test_openapi_documents_the_answer(client: TestClient) -> None:
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     assert "reponse" in schemas["SearchResponse"]["properties"]
     assert {"sujets", "niveaux", "obligations", "pourquoi"} <= set(schemas["Answer"]["properties"])
+
+
+def test_a_partial_index_says_which_cited_documents_it_lacks(client: TestClient) -> None:
+    # The test index holds part of the CGCT and two laws: the CRPA cited by the profile is missing.
+    profile = client.post("/v1/profil", json={"type": "commune", "population": 8000, "agents": 120}).json()
+    assert profile["articles_absents"] and any(a.startswith("crpa/") for a in profile["articles_absents"])
+    assert "crpa" in profile["avertissement"] and "qfq build" in profile["avertissement"]
+    found = [
+        p
+        for group in ("applicables", "indetermines")
+        for o in profile[group]
+        for p in o["passages"]
+        if p["trouve"]
+    ]
+    assert found  # what the index holds is still cited
+    answer = client.get("/v1/search", params={"q": QUESTION}).json()["reponse"]
+    assert answer["articles_absents"] == [] and answer["avertissement"] is None
+    page = client.get(
+        "/ma-collectivite", params={"type": "commune", "population": "8000", "agents": "120"}
+    ).text
+    assert 'class="warning"' in page and "crpa" in page

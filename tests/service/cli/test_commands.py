@@ -50,6 +50,8 @@ def test_build_then_search(cli_env: Path) -> None:
         shown.output
     )
     assert "article absent de l'index" in flat(shown.output)
+    profile = runner.invoke(app, ["profil", "--type", "commune", "--population", "8000"])
+    assert profile.exit_code == 0 and "Attention : L'index interrogé ne contient pas" in flat(profile.output)
 
     text = runner.invoke(app, ["search", "article 2 de la loi EAU", "-k", "1"])
     assert text.exit_code == 0, text.output
