@@ -8,7 +8,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Record attributes that are not `extra` fields; uvicorn's `color_message` repeats the message with ANSI
+# colour codes, which have no place in a JSON log.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

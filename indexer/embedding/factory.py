@@ -6,7 +6,7 @@ from indexer.embedding.base import Encoder, LazyEncoder, SplitEncoder
 from indexer.embedding.fake import FakeEncoder
 from indexer.embedding.onnx_backend import OnnxEncoder
 from indexer.embedding.packaged.onnx_graph import ONNX_FILE
-from indexer.embedding.packaged.prepare import prepare_variant
+from indexer.embedding.packaged.prepare import prepare_variant, variant_identity
 from indexer.embedding.packaged.source import PACKAGED_MODEL, PASSAGE_PREFIX, QUERY_PREFIX
 from indexer.embedding.torch_backend import (
     SentenceTransformerEncoder,
@@ -33,14 +33,15 @@ def load_encoder(settings: Settings) -> Encoder:
         return load_sentence_transformer_encoder(settings)
 
     # Each side is loaded when it first encodes: a build embeds passages only, the service questions only.
+    # The identity of a side is read without preparing its folder when it is recorded (`variant_identity`).
     def lazy(backend: str) -> LazyEncoder:
         side = settings.model_copy(update={"model_backend": backend})
-        prepared = prepare_variant(settings, backend)
+        model_id, weights_hash, dim = variant_identity(settings, backend)
         return LazyEncoder(
             lambda: load_sentence_transformer_encoder(side),
-            model_id=prepared.model_id,
-            weights_hash=prepared.weights_hash,
-            dim=prepared.dim,
+            model_id=model_id,
+            weights_hash=weights_hash,
+            dim=dim,
         )
 
     passages, queries = lazy(settings.model_backend), lazy(settings.query_backend)

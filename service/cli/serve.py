@@ -44,10 +44,9 @@ def ensure_bundle(settings: ServiceSettings, console: Console, only: list[str] |
 
         console.print(f"Préparation du modèle {settings.model}…")
         try:
-            folder = prepare_model(settings, progress=lambda message: console.print(f"  {message}"))
+            prepare_model(settings, progress=lambda message: console.print(f"  {message}"))
         except QfqError as exc:
             raise fail(exc) from exc
-        console.print(f"Modèle prêt : {folder}")
     from service.cli.build import build
 
     build(only=only, strict=False, index_kind="flat", no_cache=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -49,6 +50,7 @@ CONVERTER_VERSION = 1
 MANIFEST_NAME = "qfq_model.json"
 
 Progress = Callable[[str], None]
+logger = logging.getLogger("qfq.model")
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,10 @@ def prepare_variant(
         if manifest is not None:
             return _to_prepared(final, manifest, reused=True)
         say(f"Le dossier {final} est incomplet ou altéré : il est reconstruit.")
+        logger.warning("Dossier du modèle incomplet ou altéré, reconstruit : %s", final)
         _discard(final)
+    else:
+        logger.info("Préparation du modèle %s (moteur %s) dans %s", PACKAGED_MODEL, variant, final)
 
     models_dir.mkdir(parents=True, exist_ok=True)
     _clean_stale_temporaries(models_dir, name)
@@ -254,8 +259,55 @@ def prepare_variant(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    say(f"Modèle prêt : {final}")
-    return _to_prepared(final, manifest, reused=False)
+    say(f"Modèle prêt (moteur {variant}) : {final}")
+    prepared = _to_prepared(final, manifest, reused=False)
+    _write_identity(models_dir, name, source, prepared)
+    return prepared
+
+
+def _identity_path(models_dir: Path, name: str) -> Path:
+    return models_dir / f"{name}.identite.json"
+
+
+def _write_identity(models_dir: Path, name: str, source: PackagedSource, prepared: PreparedModel) -> None:
+    write_json(
+        _identity_path(models_dir, name),
+        {
+            "converter_version": CONVERTER_VERSION,
+            "source_sha256": source.weights_sha256,
+            "tokenizer_sha256": source.tokenizer_sha256,
+            "model_id": prepared.model_id,
+            "weights_hash": prepared.weights_hash,
+            "variant": prepared.variant,
+            "dim": prepared.dim,
+        },
+    )
+
+
+def variant_identity(settings: Settings, variant: str) -> tuple[str, str, int]:
+    """(model id, weights hash, dimension) of a variant, without writing its folder when it is known.
+
+    A search encodes only questions: it must check that the index was built by the passage variant, but has
+    no use for that variant's 470 MB folder. Its identity is recorded when the folder is prepared
+    (`<folder>.identite.json`, tied to the packaged files' hashes); only when neither the folder nor that
+    record is there is the variant prepared.
+    """
+    source = find_packaged_source()
+    name = source.folder_name(variant)
+    try:
+        record = json.loads(_identity_path(settings.models_dir, name).read_text(encoding="utf-8"))
+        if (
+            record["converter_version"] == CONVERTER_VERSION
+            and record["source_sha256"] == source.weights_sha256
+            and record["tokenizer_sha256"] == source.tokenizer_sha256
+            and record["variant"] == variant
+        ):
+            return str(record["model_id"]), str(record["weights_hash"]), int(record["dim"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    prepared = prepare_variant(settings, variant)
+    _write_identity(settings.models_dir, name, source, prepared)
+    return prepared.model_id, prepared.weights_hash, prepared.dim
 
 
 def prepare_model(settings: Settings, progress: Progress | None = None) -> Path:

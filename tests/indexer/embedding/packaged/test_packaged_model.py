@@ -466,3 +466,23 @@ def test_default_encoder_embeds_passages_in_float32_and_questions_in_int8(
     assert cosines.min() >= 0.99
     torch_only = load_encoder(model_settings.model_copy(update={"query_backend": "torch"}))
     assert not isinstance(torch_only, SplitEncoder)
+
+
+@pytest.mark.slow
+def test_a_search_needs_no_passage_model_folder(model_settings: Settings, tmp_path: Path) -> None:
+    """The question side loads alone: the 470 MB float32 folder is neither needed nor written again."""
+    from indexer.embedding.factory import load_encoder
+    from indexer.embedding.packaged.prepare import variant_identity
+
+    data = tmp_path / "data"
+    shutil.copytree(model_settings.models_dir, data / "models", symlinks=True)
+    settings = model_settings.model_copy(
+        update={"data_dir": data, "model_backend": "torch", "query_backend": "onnx"}
+    )
+    torch_identity = variant_identity(settings, "torch")  # written beside the folder when it was prepared
+    torch_folder = next(p for p in (data / "models").iterdir() if p.is_dir() and not p.name.endswith("-onnx"))
+    shutil.rmtree(torch_folder)
+    encoder = load_encoder(settings)
+    assert (encoder.model_id, encoder.weights_hash, encoder.dim) == torch_identity
+    assert encoder.encode_queries(["Qui collecte les déchets ?"]).shape == (1, encoder.dim)
+    assert not torch_folder.exists()  # nothing rebuilt to answer a question
