@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from typing import Annotated
 
@@ -34,8 +35,16 @@ def check(
     try:
         corpus_dir = settings.require_corpus()
         documents = load_manifest(corpus_dir)
+        typer.echo(f"Vérification des sommes de contrôle de {corpus_dir}…", err=True)
         checksums = verify_checksums(corpus_dir)
+        typer.echo(
+            f"Lecture et découpage des {len(documents)} documents ({settings.threads} processus, "
+            "environ une minute pour le corpus complet)…",
+            err=True,
+        )
+        started = time.perf_counter()
         result = load_passages(settings, strict=strict)
+        typer.echo(f"Lu en {time.perf_counter() - started:.0f} s.", err=True)
     except QfqError as exc:
         raise fail(exc, exit_code=EXIT_USAGE) from exc
     per_doc = result.by_document()
