@@ -45,9 +45,11 @@ _ASKS_WHO = re.compile(
     r"(?:^|[,;:] |\b(?:a|de|par|pour|savoir|et) )qui\b|competen|\bgere\b|\bgerer\b|\bgerent\b|"
     r"\bs'occupe|\ben charge\b|\bcharge de\b|responsab|\brevient\b|\breleve\b|\bexerce|\btransf[ee]r"
 )
-# Duty words: they ask about a collectivité only when the question names one (« la commune doit-elle… »);
-# otherwise their subject is a thing or a person (« le PLU doit-il… », « une entreprise doit-elle… »).
+# Duty words: they ask about a collectivité only when the question names one (« la commune doit-elle… »,
+# « quelles collectivités doivent… »); otherwise their subject is a thing or a person (« le PLU doit-il… »,
+# « une entreprise doit-elle… »).
 _DUTY = re.compile(r"\bdoi(?:t|vent)\b|\bdevoir\b|obligat|\btenue?s?\b|\bsoumise?s?\b")
+_ANY_COLLECTIVITY = re.compile(r"\bcollectivites?\b|\bpersonnes publiques\b|\badministrations?\b")
 # The curated entries describe the general law: territories with their own regime get no answer from them.
 _OWN_REGIME = re.compile(
     r"ile-de-france|\bparis\b|outre-mer|\bcorse\b|polynesie|nouvelle-caledonie|mayotte|guyane|martinique|"
@@ -210,7 +212,8 @@ class Answerer:
         if _OWN_REGIME.search(folded):
             return None
         named, levels = self.levels_of(question)
-        if not (_ASKS_WHO.search(folded) or (levels and _DUTY.search(folded))):
+        names_one = bool(levels) or bool(_ANY_COLLECTIVITY.search(folded))
+        if not (_ASKS_WHO.search(folded) or (names_one and _DUTY.search(folded))):
             return None
         matches = self.subjects_named(question)
         if not matches:

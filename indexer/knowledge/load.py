@@ -186,6 +186,7 @@ def _changes(
 
 COMPETENCE_KEYS = {
     "id", "niveaux", "intitule", "categorie", "theme", "base", "depuis", "loi", "resume", "note", "changements",
+    "hors_historique",
 }  # fmt: skip
 
 
@@ -227,6 +228,7 @@ def _competences(
                 note=str(entry.get("note", "")),
                 changes=_changes(entry.get("changements", []), where, laws, problems),
                 source_file=path.name,
+                out_of_history=str(entry.get("hors_historique", "")).strip(),
             )
         )
     return competences
@@ -234,7 +236,7 @@ def _competences(
 
 OBLIGATION_KEYS = {
     "id", "intitule", "theme", "base", "loi", "depuis", "resume", "note", "applicable_si", "echeances",
-    "periodicite",
+    "periodicite", "hors_historique",
 }  # fmt: skip
 
 
@@ -298,6 +300,7 @@ def _obligations(
                 note=str(entry.get("note", "")),
                 deadlines=tuple(sorted(deadlines, key=lambda d: d.date)),
                 recurrence=str(entry.get("periodicite", "")),
+                out_of_history=str(entry.get("hors_historique", "")).strip(),
             )
         )
     return obligations

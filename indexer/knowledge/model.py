@@ -114,6 +114,7 @@ class Competence:
     note: str = ""
     changes: tuple[Change, ...] = ()
     source_file: str = ""
+    out_of_history: str = ""  # why the law named is absent from the history of every cited article
 
 
 # --- conditions -----------------------------------------------------------------------------------
@@ -182,6 +183,7 @@ class Obligation:
     note: str = ""
     deadlines: tuple[Deadline, ...] = ()
     recurrence: str = ""  # e.g. "tous les trois ans"
+    out_of_history: str = ""  # why the law named is absent from the history of every cited article
 
 
 @dataclass(frozen=True)

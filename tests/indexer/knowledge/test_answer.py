@@ -148,3 +148,12 @@ def test_the_curated_answerer_is_built_once() -> None:
     first = curated_answerer()
     assert first is not None and first is curated_answerer()
     assert isinstance(first.knowledge.subjects[0], Subject)
+
+
+def test_a_duty_question_about_collectivities_in_general_is_answered(answerer: Answerer) -> None:
+    answer = answerer.answer("Quelles collectivités doivent adopter un plan climat-air-énergie territorial ?")
+    assert answer is not None and "pcaet" in answer.entry_ids
+    assert (
+        answerer.answer("Le plan climat-air-énergie territorial doit-il être révisé tous les six ans ?")
+        is None
+    )

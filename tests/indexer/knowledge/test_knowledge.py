@@ -427,6 +427,10 @@ def test_open_data_population_rule_only_binds_collectivites_territoriales(knowle
         ("commission-accessibilite", "commune", 5_000, False),
         ("bilan-ges", "commune", 50_000, True),
         ("rapport-developpement-durable", "metropole", 50_000, True),
+        ("transmission-electronique-actes-communes", "commune", 50_000, True),
+        ("teleprocedure-urbanisme", "commune", 3_500, True),
+        ("site-cineraire", "commune", 2_000, False),
+        ("debat-orientation-budgetaire", "commune", 3_500, False),
     ],
 )
 @settings(max_examples=60, deadline=None)
@@ -463,6 +467,59 @@ def test_deadlines_and_start_dates_around_the_profile_date(knowledge: Knowledge,
     assert strategy.passed is (day > date(2025, 1, 1))
     program = next(d for d in deadlines if d.date == "2023-01-01")
     assert program.passed is (day > date(2023, 1, 1))
+
+
+def test_gender_equality_report_binds_departements_and_regions_without_threshold(
+    knowledge: Knowledge,
+) -> None:
+    for kind in ("departement", "region"):
+        assert (
+            _verdict(knowledge, "rapport-egalite-femmes-hommes", type=kind, population=1) is Outcome.APPLIES
+        )
+    assert _verdict(knowledge, "rapport-egalite-femmes-hommes", type="syndicat", population=90_000) is (
+        Outcome.DOES_NOT_APPLY
+    )
+
+
+def test_no_mobility_plan_for_each_intercommunality_in_ile_de_france(knowledge: Knowledge) -> None:
+    def verdict(ile_de_france: bool) -> Outcome:
+        criteria = {"agglomeration_100000": True, "ile_de_france": ile_de_france}
+        return _verdict(knowledge, "plan-de-mobilite", type="communaute-d-agglomeration", criteria=criteria)
+
+    assert verdict(True) is Outcome.DOES_NOT_APPLY and verdict(False) is Outcome.APPLIES
+
+
+def test_mountain_usages_strategy_is_dated_by_the_montagne_law(knowledge: Knowledge) -> None:
+    obligation = next(o for o in knowledge.obligations if o.id == "strategie-usages-numeriques-montagne")
+    assert (obligation.law, obligation.since) == ("loi-2016-1888", "2016-12-30")
+    sdtan = next(c for c in knowledge.competences if c.id == "sdtan")
+    assert [(c.date, c.law) for c in sdtan.changes][-2:] == [
+        ("2016-10-09", "republique-numerique"),
+        ("2016-12-30", "loi-2016-1888"),
+    ]
+
+
+def test_water_2025_change_does_not_rest_on_article_4(knowledge: Knowledge) -> None:
+    for cid in ("commune-eau-potable", "commune-assainissement", "cc-eau", "cc-assainissement"):
+        competence = next(c for c in knowledge.competences if c.id == cid)
+        change = next(c for c in competence.changes if c.law == "eau-assainissement-2025")
+        assert not change.basis, cid
+        assert "article 2" in change.summary and "absent du corpus" in competence.note, cid
+
+
+@pytest.mark.parametrize(("population", "subject"), [(999, False), (1_000, True), (1_001, True)])
+def test_council_rules_of_procedure_from_1000_inhabitants(
+    knowledge: Knowledge, population: int, subject: bool
+) -> None:
+    outcome = _verdict(knowledge, "reglement-interieur-conseil", type="commune", population=population)
+    assert outcome is (Outcome.APPLIES if subject else Outcome.DOES_NOT_APPLY)
+
+
+def test_breadth_of_the_levels_and_obligations(knowledge: Knowledge) -> None:
+    assert len(knowledge.competences_of("commune")) >= 25
+    assert len(knowledge.competences_of("departement")) >= 22
+    assert len(knowledge.competences_of("region")) >= 20
+    assert len(knowledge.obligations) >= 32
 
 
 def test_a_deadline_may_concern_only_some_subjects(knowledge: Knowledge) -> None:
