@@ -113,6 +113,15 @@ def start_server(port: int, threads: int, ready_timeout: float) -> subprocess.Po
     raise SystemExit("le serveur n'est pas prêt à temps (index publié ? voir « qfq build »)")
 
 
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 20 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def run_level(base: str, concurrency: int, requests: int, k: int, max_seconds: float) -> dict[str, float]:
     latencies: list[float] = []
     errors: dict[str, int] = {}
@@ -240,11 +249,7 @@ def main() -> None:
             print(f"mémoire maximale du serveur : {peak_memory_mib(process.pid)}")
     finally:
         if process is not None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_server(process)
 
 
 if __name__ == "__main__":

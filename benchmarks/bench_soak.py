@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import signal
 import statistics
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -26,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
-from bench_http import LOOPBACK, QUESTIONS, cpu_seconds, free_port, load_average, start_server
+from bench_http import LOOPBACK, QUESTIONS, cpu_seconds, free_port, load_average, start_server, stop_server
 
 # (method, path, body, expected status class): the bad inputs expect a 4xx, everything else a 200.
 Request = tuple[str, str, bytes | None, int]
@@ -204,11 +202,7 @@ def main() -> None:
             print(f"CPU du serveur : {used / max(1, total) * 1000:.1f} ms par requête")
     finally:
         if process is not None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_server(process)
 
 
 if __name__ == "__main__":

@@ -130,11 +130,12 @@ def _french_choices(expected: str) -> str:
     return " ou ".join([", ".join(quoted[:-1]), quoted[-1]]) if len(quoted) > 1 else "".join(quoted)
 
 
-def french_validation_message(error: Mapping[str, Any]) -> str:
+def french_validation_message(error: Mapping[str, Any], subject: str | None = None) -> str:
     """One pydantic validation error as a French sentence naming the parameter.
 
     Args:
-        error: an item of `RequestValidationError.errors()`.
+        error: an item of `RequestValidationError.errors()` (or of any pydantic `ValidationError`).
+        subject: what the sentence is about; « <parameter> » by default.
 
     Returns:
         E.g. "« k » doit être inférieur ou égal à 50."
@@ -142,7 +143,7 @@ def french_validation_message(error: Mapping[str, Any]) -> str:
     kind = str(error.get("type", ""))
     ctx = error.get("ctx") or {}
     loc = error.get("loc") or ()
-    name = f"« {_field_name(loc)} »"
+    name = subject or f"« {_field_name(loc)} »"
     if kind == "missing":
         if tuple(loc) == ("body",):
             return 'Le corps de la requête est vide : envoyez un objet JSON, par exemple {"q": "votre question"}.'

@@ -4,7 +4,6 @@ click's usage errors, and the pydantic errors Typer reports when it converts an 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 import typer._click.decorators
@@ -13,6 +12,8 @@ import typer._coercion
 import typer.completion
 import typer.core
 import typer.rich_utils
+
+from service.errors import french_validation_message
 
 # Typer's gettext strings (`typer.core`), as it writes them.
 MESSAGES: dict[str, str] = {
@@ -44,30 +45,10 @@ def translate(message: str) -> str:
     return MESSAGES.get(message, message)
 
 
-def conversion_error(error: Mapping[str, Any]) -> str:
-    """French for a pydantic error met while converting an option value."""
-    kind = str(error.get("type", ""))
-    ctx = error.get("ctx") or {}
-    if kind == "greater_than_equal":
-        return f"la valeur doit être supérieure ou égale à {ctx.get('ge')}."
-    if kind == "less_than_equal":
-        return f"la valeur doit être inférieure ou égale à {ctx.get('le')}."
-    if kind == "greater_than":
-        return f"la valeur doit être strictement supérieure à {ctx.get('gt')}."
-    if kind == "less_than":
-        return f"la valeur doit être strictement inférieure à {ctx.get('lt')}."
-    if kind in {"int_parsing", "int_type", "int_from_float"}:
-        return "un nombre entier est attendu."
-    if kind in {"float_parsing", "float_type"}:
-        return "un nombre est attendu."
-    if kind in {"bool_parsing", "bool_type"}:
-        return "oui/non (true/false) est attendu."
-    return "valeur invalide."
-
-
 def _typer_error_message(exc: Any) -> str:
+    """French for the pydantic error Typer met while converting an option value."""
     errors = exc.errors()
-    return conversion_error(errors[0]) if errors else "valeur invalide."
+    return french_validation_message(errors[0], subject="ce paramètre") if errors else "valeur invalide."
 
 
 # Typer's own copy of click writes its errors as English f-strings: their beginnings, in French.

@@ -26,11 +26,11 @@ def test_help_is_french() -> None:
     [
         (
             ["profil", "--type", "commune", "--population", "-5"],
-            "Valeur invalide pour '--population' : la valeur doit être supérieure ou égale à 0.",
+            "Valeur invalide pour '--population' : ce paramètre doit être supérieur ou égal à 0.",
         ),
         (
             ["profil", "--type", "commune", "--agents", "beaucoup"],
-            "Valeur invalide pour '--agents' : un nombre entier est attendu.",
+            "Valeur invalide pour '--agents' : ce paramètre doit être un nombre entier.",
         ),
         (["profil"], "Option manquante '--type'."),
         (["pas-une-commande"], "Commande inconnue"),
