@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 
+from indexer.index.bundle import CURRENT_LINK, link_target
 from indexer.knowledge.answer import Answerer, curated_answerer
 from indexer.search.retriever import Retriever
 from service.errors import install_error_handlers
@@ -94,7 +95,11 @@ def create_app(
         if retriever is None and load_index:
             pin_threads(SEARCH_THREADS)
             search_settings = settings.model_copy(update={"threads": SEARCH_THREADS})
-            state.start_loading(loader or (lambda: Retriever.open(search_settings)))
+            load = loader or (lambda: Retriever.open(search_settings))
+            state.start_loading(load)
+            state.watch(
+                lambda: link_target(settings.bundles_dir, CURRENT_LINK), load, settings.reload_seconds
+            )
         try:
             yield
         finally:

@@ -39,6 +39,13 @@ class ServiceSettings(Settings):
         description="URL de base de l'API Légifrance (bac à sable ou production).",
     )
 
+    reload_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="Intervalle (s) de vérification d'un nouvel index publié, chargé sans redémarrage ; 0 = jamais.",
+    )
+
     def piste(self) -> PisteCredentials:
         """Credentials and URLs of the Légifrance API, for `PisteClient`."""
         return PisteCredentials(
