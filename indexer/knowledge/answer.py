@@ -50,9 +50,10 @@ _ASKS_WHO = re.compile(
 # « une entreprise doit-elle… »).
 _DUTY = re.compile(r"\bdoi(?:t|vent)\b|\bdevoir\b|obligat|\btenue?s?\b|\bsoumise?s?\b")
 _ANY_COLLECTIVITY = re.compile(r"\bcollectivites?\b|\bpersonnes publiques\b|\badministrations?\b")
-# The curated entries describe the general law: territories with their own regime get no answer from them.
+# The curated entries describe the general law: territories with their own regime get no answer from them
+# (the Métropole du Grand Paris is a level with its own entries, not one of them).
 _OWN_REGIME = re.compile(
-    r"ile-de-france|\bparis\b|outre-mer|\bcorse\b|polynesie|nouvelle-caledonie|mayotte|guyane|martinique|"
+    r"ile-de-france|(?<!grand )\bparis\b|outre-mer|\bcorse\b|polynesie|nouvelle-caledonie|mayotte|guyane|martinique|"
     r"guadeloupe|la reunion|saint-martin|saint-barthelemy|saint-pierre-et-miquelon|wallis|alsace|moselle"
 )
 # « Quelles compétences exerce une communauté de communes ? »: the list of a level's competences.

@@ -157,3 +157,9 @@ def test_a_duty_question_about_collectivities_in_general_is_answered(answerer: A
         answerer.answer("Le plan climat-air-énergie territorial doit-il être révisé tous les six ans ?")
         is None
     )
+
+
+def test_the_grand_paris_is_a_level_not_a_territory_apart(answerer: Answerer) -> None:
+    answer = answerer.answer("Quelles sont les compétences de la métropole du Grand Paris ?")
+    assert answer is not None and answer.levels_named == ["metropole-du-grand-paris"]
+    assert answerer.answer("Qui gère la collecte des déchets ménagers à Paris ?") is None
