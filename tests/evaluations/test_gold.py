@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.gold_checks import articles_not_in_force, judged_articles
 from helpers.paths import REPO
 
 from evaluations.gold import GoldError, available_splits, load_gold, load_qrels, load_queries
-from evaluations.metrics import article_of, document_of
-from indexer.models import Document, Status
+from evaluations.metrics import document_of
+from indexer.models import Document
 
 GOLD = REPO / "evaluations" / "datasets" / "qfq-dev"
 
@@ -76,27 +77,8 @@ def test_every_document_of_the_corpus_is_judged(corpus_documents: dict[str, Docu
 def test_every_judged_article_exists_and_is_in_force(corpus_dir: Path, corpus_documents) -> None:
     # Only documents judged article by article are parsed (not the PDF guides, judged as a whole), and only
     # parsed, not split or tagged: the status of a passage is the status of its article.
-    from indexer.corpus.parsers import parse_document
-    from indexer.corpus.passages import pick_in_force
-
-    wanted: dict[str, set[str]] = {}
-    for name in ("dev", "test"):
-        for judged in load_qrels(GOLD, name).values():
-            for cid in judged:
-                if "/" in cid:
-                    doc_key, article = article_of(cid).split("/", 1)
-                    wanted.setdefault(doc_key, set()).add(article)
-    problems = []
-    for doc_key, articles in sorted(wanted.items()):
-        found = {a.number: a for a in pick_in_force(parse_document(corpus_documents[doc_key], corpus_dir))}
-        for number in sorted(articles):
-            article = found.get(number)
-            if article is None:
-                problems.append(f"{doc_key}/{number} : introuvable")
-            elif article.status != Status.EN_VIGUEUR:
-                problems.append(f"{doc_key}/{number} : {article.status}")
-            elif not article.text.strip():
-                problems.append(f"{doc_key}/{number} : texte vide")
+    wanted = judged_articles(GOLD)
+    problems = articles_not_in_force(wanted, corpus_dir, corpus_documents)
     assert not problems, problems
 
 

@@ -7,11 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers.gold_checks import articles_not_in_force, judged_articles
 from helpers.paths import REPO
 
 from evaluations.gold import available_splits, load_gold, load_qrels, load_queries
-from evaluations.metrics import article_of
-from indexer.models import Status
 
 GOLD = REPO / "evaluations" / "datasets" / "qfq-formel"
 STYLES = {"question-ecrite", "faq"}
@@ -76,26 +75,13 @@ def test_both_splits_cover_the_same_subjects_and_styles(splits) -> None:
 
 def test_every_judged_article_exists_and_is_in_force(corpus_dir: Path, corpus_documents) -> None:
     # Same check as the public set: parse only the judged documents and keep the version the indexer keeps.
-    from indexer.corpus.parsers import parse_document
-    from indexer.corpus.passages import pick_in_force
-
-    wanted: dict[str, set[str]] = {}
-    for name in ("dev", "test"):
-        for judged in load_qrels(GOLD, name).values():
-            for cid in judged:
-                assert "/" in cid, cid
-                doc_key, article = article_of(cid).split("/", 1)
-                wanted.setdefault(doc_key, set()).add(article)
+    wanted = judged_articles(GOLD)
+    assert all(
+        "/" in cid
+        for split in ("dev", "test")
+        for judged in load_qrels(GOLD, split).values()
+        for cid in judged
+    )
     assert set(wanted) <= set(corpus_documents)
-    problems = []
-    for doc_key, articles in sorted(wanted.items()):
-        found = {a.number: a for a in pick_in_force(parse_document(corpus_documents[doc_key], corpus_dir))}
-        for number in sorted(articles):
-            article = found.get(number)
-            if article is None:
-                problems.append(f"{doc_key}/{number} : introuvable")
-            elif article.status != Status.EN_VIGUEUR:
-                problems.append(f"{doc_key}/{number} : {article.status}")
-            elif not article.text.strip():
-                problems.append(f"{doc_key}/{number} : texte vide")
+    problems = articles_not_in_force(wanted, corpus_dir, corpus_documents)
     assert not problems, problems
