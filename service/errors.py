@@ -38,6 +38,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "date_invalide": 422,
     "mode_invalide": 422,
     "niveau_inconnu": 422,
+    "theme_inconnu": 422,
     "type_inconnu": 422,
     "critere_inconnu": 422,
     "profil_invalide": 422,

@@ -309,3 +309,57 @@ class Answer(BaseModel):
     avertissement: str | None = Field(
         default=None, description="Avertissement en français quand des articles cités manquent à l'index."
     )
+
+
+# --- the « qui fait quoi » matrix ---------------------------------------------------------------------
+
+
+class MatrixChange(BaseModel):
+    date: str = Field(examples=["2017-01-01"])
+    loi: str = Field(examples=["Loi NOTRe"])
+    resume: str | None
+
+
+class MatrixCell(BaseModel):
+    """What one level holds on one subject: the strongest category, its basis, dates and last change."""
+
+    categorie: str = Field(examples=["obligatoire"])
+    categorie_libelle: str
+    competences: list[str] = Field(
+        description="Entrées curées de ce niveau sur ce sujet.", examples=[["cc-dechets"]]
+    )
+    base: list[str] = Field(examples=[["cgct/L5214-16"]])
+    version_date: str | None = Field(
+        description="Date de version de l'article cité, quand l'index le contient."
+    )
+    url: str | None
+    depuis: str
+    note: str | None = Field(description="Conditions (seuil, date) ou précisions de l'entrée.")
+    dernier_changement: MatrixChange
+
+
+class MatrixRow(BaseModel):
+    sujet: str = Field(examples=["dechets"])
+    intitule: str
+    cellules: dict[str, MatrixCell | None] = Field(
+        description="Par niveau ; null quand le niveau n'a pas de compétence décrite."
+    )
+
+
+class MatrixTheme(BaseModel):
+    theme: str
+    libelle: str
+    lignes: list[MatrixRow]
+
+
+class MatrixLevel(BaseModel):
+    id: str
+    libelle: str
+
+
+class MatrixResponse(BaseModel):
+    """Subjects as rows (by theme), levels as columns, each cell the category with its legal basis."""
+
+    niveaux: list[MatrixLevel]
+    themes: list[MatrixTheme]
+    legende: dict[str, str]

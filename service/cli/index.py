@@ -38,4 +38,6 @@ def rollback_command() -> None:
         build_id = rollback(cli_settings())
     except QfqError as exc:
         raise fail(exc) from exc
-    typer.echo(f"Index courant : {build_id}. Un service en marche le charge de lui-même (QFQ_RELOAD_SECONDS).")
+    typer.echo(
+        f"Index courant : {build_id}. Un service en marche le charge de lui-même (QFQ_RELOAD_SECONDS)."
+    )

@@ -181,3 +181,54 @@ def impact(
             typer.echo(f"  {theme['libelle']} : {articles}")
     for remark in report["remarques"]:
         typer.echo(f"\nRemarque : {remark}")
+
+
+SHORT_CATEGORIES = {
+    "obligatoire": "oblig.",
+    "optionnelle-ou-supplementaire": "option.",
+    "partagee": "partagée",
+    "chef-de-file": "chef de file",
+    "facultative": "facult.",
+}
+
+
+def matrice(
+    niveau: Annotated[
+        list[str] | None, typer.Option("--niveau", help="Niveau (colonne) à garder, répétable.")
+    ] = None,
+    theme: Annotated[str | None, typer.Option("--theme", help="Thème à garder.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="La matrice en JSON (comme GET /v1/matrice).")
+    ] = False,
+) -> None:
+    """La matrice « qui fait quoi » : sujets en lignes, niveaux en colonnes, catégorie et base légale."""
+    from indexer.index.lookup import default_lookup
+    from indexer.knowledge.load import load_knowledge
+    from indexer.knowledge.matrix import competence_matrix
+    from indexer.text.tagging import load_taxonomy
+
+    settings = cli_settings()
+    try:
+        lookup = default_lookup(settings) if as_json else None
+        report = competence_matrix(load_knowledge(), load_taxonomy(), lookup, niveau or [], theme)
+    except QfqError as exc:
+        raise fail(exc, exit_code=EXIT_USAGE) from exc
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    levels = report["niveaux"]
+    typer.echo("Colonnes : " + " | ".join(level["libelle"] for level in levels))
+    for group in report["themes"]:
+        typer.echo(f"\n{group['libelle']}")
+        for row in group["lignes"]:
+            cells = []
+            for level in levels:
+                cell = row["cellules"][level["id"]]
+                cells.append(
+                    "—"
+                    if cell is None
+                    else f"{SHORT_CATEGORIES[cell['categorie']]} ({', '.join(cell['base'])})"
+                )
+            typer.echo(f"  {row['intitule']} : " + " | ".join(cells))
+    legend = ", ".join(f"{short} = {report['legende'][key]}" for key, short in SHORT_CATEGORIES.items())
+    typer.echo(f"\nLégende : {legend} ; — = aucune compétence décrite pour ce niveau.")

@@ -12,10 +12,18 @@ from indexer.knowledge.competences import competences_report
 from indexer.knowledge.impact import impact_report
 from indexer.knowledge.load import KnowledgeError, cached_knowledge
 from indexer.knowledge.lookup import PassageLookup
+from indexer.knowledge.matrix import competence_matrix
 from indexer.knowledge.model import Knowledge
 from indexer.knowledge.profile import evaluate_profile, make_profile
+from indexer.text.tagging import load_taxonomy
 from service.api.routes.common import error_responses
-from service.api.schemas_knowledge import CompetencesResponse, ImpactResponse, ProfileRequest, ProfileResponse
+from service.api.schemas_knowledge import (
+    CompetencesResponse,
+    ImpactResponse,
+    MatrixResponse,
+    ProfileRequest,
+    ProfileResponse,
+)
 from service.citations_check import with_warning
 from service.deps import IndexStateDep, SettingsDep, reject_unknown_query, run_blocking
 from service.errors import STATUS_BY_CODE, ApiError
@@ -126,6 +134,38 @@ async def law_impact_route(
     try:
         return await run_blocking(
             request, impact_report, knowledge, key, corpus, passage_lookup(state, settings), niveau or None
+        )
+    except QfqError as exc:
+        raise knowledge_error(exc) from exc
+
+
+@router.get(
+    "/matrice",
+    operation_id="competence_matrix",
+    summary="Matrice « qui fait quoi »",
+    response_model=MatrixResponse,
+)
+async def matrix_route(
+    request: Request,
+    state: IndexStateDep,
+    settings: SettingsDep,
+    niveau: Annotated[
+        list[str], Query(max_length=20, description="Niveaux (colonnes) à garder, répétable.")
+    ] = [],  # noqa: B006 - FastAPI copies the default
+    theme: Annotated[str | None, Query(max_length=60, description="Thème à garder.")] = None,
+) -> dict[str, Any]:
+    """Sujets en lignes (par thème), niveaux de collectivité en colonnes, chaque case la catégorie de la
+    compétence avec sa base légale, la date de version de l'article et son dernier changement."""
+    knowledge = current_knowledge()
+    try:
+        return await run_blocking(
+            request,
+            competence_matrix,
+            knowledge,
+            load_taxonomy(),
+            passage_lookup(state, settings),
+            niveau,
+            theme,
         )
     except QfqError as exc:
         raise knowledge_error(exc) from exc

@@ -209,3 +209,15 @@ def test_cli_reads_passages_from_the_published_index(
         "cgct/L1425-2"
     )
     assert not passages["crpa/L312-1-1"]["trouve"] and passages["handicap-2005/47"]["trouve"]
+
+
+def test_the_matrix_cites_the_article_with_its_version_date(client: TestClient) -> None:
+    got = client.get("/v1/matrice", params=[("niveau", "commune"), ("niveau", "communaute-de-communes")])
+    assert got.status_code == 200
+    matrix = got.json()
+    row = next(r for g in matrix["themes"] for r in g["lignes"] if r["sujet"] == "dechets")
+    cell = row["cellules"]["communaute-de-communes"]
+    assert cell["categorie"] == "obligatoire" and cell["base"] == ["cgct/L5214-16"]
+    assert cell["version_date"] == "2020-10-28" and cell["url"].startswith("https://www.legifrance.gouv.fr/")
+    refused = client.get("/v1/matrice", params={"niveau": "canton"})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "niveau_inconnu"

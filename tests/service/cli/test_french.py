@@ -56,3 +56,18 @@ def test_a_bad_setting_is_reported_in_french_by_every_command(monkeypatch: pytes
             in _flat(result.output)
         )
         assert "pydantic" not in result.output and "Traceback" not in result.output
+
+
+def test_matrix_in_the_terminal() -> None:
+    shown = runner.invoke(
+        app, ["matrice", "--niveau", "commune", "--niveau", "communaute-de-communes", "--theme", "dechets"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "Collecte et traitement des déchets ménagers : oblig. (cgct/L2224-13) | oblig. (cgct/L5214-16)"
+        in shown.output
+    )
+    refused = runner.invoke(app, ["matrice", "--niveau", "canton"])
+    assert refused.exit_code == 2 and "Erreur (niveau_inconnu) : Niveau inconnu(s) : canton." in _flat(
+        refused.output
+    )
