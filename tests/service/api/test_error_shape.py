@@ -81,6 +81,8 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("POST", "/v1/profil", {"json": {}}, 422, "parametre_invalide"),
     ("POST", "/v1/profil", {"json": {"type": "canton"}}, 422, "type_inconnu"),
     ("GET", "/v1/lois/loi-inexistante/impact", {}, 404, "loi_inconnue"),
+    ("GET", "/v1/matrice", {"params": {"niveau": "canton"}}, 422, "niveau_inconnu"),
+    ("GET", "/v1/matrice", {"params": {"theme": "loisirs"}}, 422, "theme_inconnu"),
 ]
 
 
