@@ -18,29 +18,18 @@ def _cited(value: Any) -> Iterator[dict[str, Any]]:
             yield from _cited(item)
 
 
-def missing_articles(answer: Any) -> list[str]:
-    """The cited articles (`document/article`) that the index or corpus queried does not hold, sorted."""
-    return sorted({cited["article_id"] for cited in _cited(answer) if not cited["trouve"]})
-
-
-def partial_index_warning(answer: Any) -> str | None:
-    """A French warning naming the documents missing from the index, or None when every citation was found."""
-    missing = missing_articles(answer)
-    if not missing:
-        return None
-    documents = sorted({article.split("/", 1)[0] for article in missing})
-    total = len({cited["article_id"] for cited in _cited(answer)})
-    return (
-        f"L'index interrogé ne contient pas {len(missing)} des {total} articles cités (documents : "
-        f"{', '.join(documents)}) : leurs extraits manquent. Construisez l'index du corpus complet "
-        "(« qfq build » sans --only) pour les voir."
-    )
-
-
 def with_warning(answer: dict[str, Any]) -> dict[str, Any]:
-    """The answer with `articles_absents` and `avertissement` added."""
-    return {
-        **answer,
-        "articles_absents": missing_articles(answer),
-        "avertissement": partial_index_warning(answer),
-    }
+    """The answer with `articles_absents` (cited articles the index or corpus queried does not hold, sorted)
+    and `avertissement` (a French warning naming their documents, or None when every citation was found)."""
+    cited = list(_cited(answer))
+    missing = sorted({c["article_id"] for c in cited if not c["trouve"]})
+    warning = None
+    if missing:
+        documents = sorted({article.split("/", 1)[0] for article in missing})
+        total = len({c["article_id"] for c in cited})
+        warning = (
+            f"L'index interrogé ne contient pas {len(missing)} des {total} articles cités (documents : "
+            f"{', '.join(documents)}) : leurs extraits manquent. Construisez l'index du corpus complet "
+            "(« qfq build » sans --only) pour les voir."
+        )
+    return {**answer, "articles_absents": missing, "avertissement": warning}

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import ast
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 from helpers.paths import REPO
+
+from indexer.corpus.passage_cache import imported_modules
 
 TOP_PACKAGES = ("indexer", "service", "evaluations")
 
@@ -23,20 +24,6 @@ def project_modules() -> dict[str, Path]:
                 parts = parts[:-1]
             modules[".".join(parts)] = path
     return modules
-
-
-def _imported_names(tree: ast.Module, package: str) -> Iterator[str]:
-    """Every module name an AST imports, at any depth: function-local imports count too."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = f"{anchor}.{base}" if base else anchor
-            yield base
-            yield from (f"{base}.{alias.name}" for alias in node.names)
 
 
 def _ancestors(name: str) -> list[str]:
@@ -55,7 +42,7 @@ def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         own = {name, *_ancestors(name)}
         targets: set[str] = set()
-        for imported in _imported_names(ast.parse(path.read_bytes()), package):
+        for imported in imported_modules(ast.parse(path.read_bytes()), package):
             while imported and imported not in modules:
                 imported = imported.rpartition(".")[0]
             if not imported:
@@ -109,7 +96,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 def test_a_function_local_import_is_an_edge(tmp_path: Path) -> None:
     source = "def f():\n    from indexer.index import bundle\n"
-    names = set(_imported_names(ast.parse(source), "indexer.search"))
+    names = set(imported_modules(ast.parse(source), "indexer.search"))
     assert "indexer.index.bundle" in names
 
 

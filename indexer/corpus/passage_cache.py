@@ -44,7 +44,7 @@ class CachedPassages:
     reused: list[str] = field(default_factory=list)
 
 
-def _imported_modules(tree: ast.Module, package: str | None) -> Iterator[str]:
+def imported_modules(tree: ast.Module, package: str | None) -> Iterator[str]:
     """Names of the modules an AST imports, at any depth (function-local imports included)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -83,7 +83,7 @@ def import_closure(roots: Sequence[str]) -> dict[str, Path]:
         origin = Path(spec.origin)
         found[name] = origin
         package = name if origin.name == "__init__.py" else name.rpartition(".")[0]
-        pending.extend(_imported_modules(ast.parse(origin.read_bytes()), package))
+        pending.extend(imported_modules(ast.parse(origin.read_bytes()), package))
         if "." in name:
             pending.append(name.rpartition(".")[0])  # importing a submodule runs its package
     return dict(sorted(found.items()))
