@@ -1,4 +1,5 @@
-"""Runs a gold split through the in-process `Retriever` and scores it; writes the committed result tables."""
+"""Runs a gold split through the in-process search (`Asker`: the knowledge's answer as evidence, then the
+`Retriever`) and scores it; writes the committed result tables."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from evaluations.gold import GoldSplit
 from evaluations.metrics import METRICS, dedup_to_units, evaluate
 from indexer.embedding.base import Encoder, SplitEncoder
 from indexer.errors import QfqError
+from indexer.knowledge.answer import Answerer, curated_answerer
+from indexer.search.ask import Asker
 from indexer.search.fusion import FusionParams
 from indexer.search.retriever import MODES, Retriever
 from indexer.settings import Settings
@@ -121,8 +124,9 @@ def run_split(
     mode: str = "hybrid",
     k: int = 10,
     progress: Progress | None = _stderr_progress,
+    answerer: Answerer | None = None,
 ) -> Report:
-    """Ask every question of a gold split and score the answers.
+    """Ask every question of a gold split as the service does and score the answers.
 
     Each query's results are deduplicated to the granularity of its judgements (article or document, see
     `evaluations.metrics.dedup_to_units`) and cut at `k` units; the run keeps the best passage of each
@@ -134,6 +138,8 @@ def run_split(
         mode: "hybrid", "dense" or "lexical".
         k: results kept per query after deduplication.
         progress: called with (done, total) after each query.
+        answerer: the knowledge's answerer whose legal bases weigh in the fusion (default: the curated
+            knowledge, as the service).
 
     Returns:
         The report (means, per-query metrics, run, bundle summary).
@@ -150,11 +156,12 @@ def run_split(
     fetch = max(MIN_FETCH, FETCH_FACTOR * k)
     started = time.perf_counter()
     run: dict[str, dict[str, float]] = {}
+    asker = Asker(retriever, answerer if answerer is not None else curated_answerer())
     total = len(gold.queries)
     for done, (query_id, query) in enumerate(gold.queries.items(), start=1):
         judged = gold.qrels.get(query_id, {})
         try:
-            result = retriever.search(query.text, k=fetch, filters=query.filters, mode=mode)
+            result = asker.ask(query.text, k=fetch, filters=query.filters, mode=mode).result
         except QfqError as exc:
             raise QfqError(
                 f"Question {query_id} : {exc.message}", code=exc.code, details=exc.details

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from indexer.knowledge.answer import Answer, Answerer
 from indexer.search.filters import SearchFilters
 from indexer.search.retriever import Retriever, SearchResult
+from indexer.text.formalities import strip_formalities
 
 
 @dataclass
@@ -49,7 +50,9 @@ class Asker:
         Raises:
             QfqError: as `Retriever.search` (empty question, unknown mode, bad filters).
         """
-        answer = self.answerer.answer(query, self.retriever) if self.answerer and query.strip() else None
+        answer = None
+        if self.answerer and query.strip():
+            answer = self.answerer.answer(strip_formalities(query), self.retriever)
         result = self.retriever.search(
             query, k, filters, mode, offset, group_by_article, evidence=answer_evidence(answer)
         )

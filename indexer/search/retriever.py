@@ -24,6 +24,7 @@ from indexer.search.priors import Priors
 from indexer.settings import Settings
 from indexer.text.acronyms import Expansion, expand_acronyms
 from indexer.text.article_refs import ArticleResolver
+from indexer.text.formalities import strip_formalities
 from indexer.text.normalize import analyze
 from indexer.text.tagging import Taxonomy, levels_named, load_taxonomy
 
@@ -259,13 +260,15 @@ class Retriever:
         filters = filters or SearchFilters()
         allowed = self.mask(filters)
         depth = max(self.fusion.depth, (offset + k) * (3 if group_by_article else 1))
-        expansion = self._expand(text)
+        # The courtesy forms of a written question name ministries, not the subject.
+        searched = strip_formalities(text)
+        expansion = self._expand(searched)
         tokens = query_tokens(expansion.text)
         query_vector = None
         if mode != "lexical":
             query_vector = np.asarray(self.encoder.encode_queries([expansion.text]), dtype=np.float32)[0]
-        levels = tuple(levels_named(text, self._taxonomy)) if self._taxonomy else ()
-        penalised = self._priors.factors(text, self.fusion)
+        levels = tuple(levels_named(searched, self._taxonomy)) if self._taxonomy else ()
+        penalised = self._priors.factors(searched, self.fusion)
         ranked = self._rank(
             mode,
             tokens,
@@ -276,7 +279,7 @@ class Retriever:
             penalised,
             self._evidence_rows(evidence, allowed) if mode == "hybrid" else [],
         )
-        named = self._named_rows(text, allowed)
+        named = self._named_rows(searched, allowed)
         if named:
             self._put_first(ranked, named, mode, query_vector)
         groups = self._group_by_article(ranked) if group_by_article else {}
