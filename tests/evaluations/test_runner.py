@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -212,7 +213,7 @@ def test_check_prints_ok_then_fail_with_the_expected_value(
 
 
 def test_tuning_tries_the_fusion_grid_without_priors_then_every_prior() -> None:
-    from evaluations.tune_fusion import grid, with_priors
+    from evaluations.tune_fusion import EVIDENCE_WEIGHTS, grid, with_evidence, with_priors
 
     first = list(grid())
     assert len(first) == len(set(first)) == 84
@@ -223,6 +224,9 @@ def test_tuning_tries_the_fusion_grid_without_priors_then_every_prior() -> None:
     assert {(p.rrf_k, p.dense_weight, p.lexical_weight, p.depth) for p in priors} == {
         (first[0].rrf_k, first[0].dense_weight, first[0].lexical_weight, first[0].depth)
     }
+    weighted = list(with_evidence(priors[0]))
+    assert sorted(p.evidence_weight for p in weighted) == sorted(EVIDENCE_WEIGHTS)
+    assert {replace(p, evidence_weight=0.0) for p in weighted} == {replace(priors[0], evidence_weight=0.0)}
 
 
 def test_lexical_tuning_rebuilds_the_bundle_postings_and_ranks_settings(retriever, gold_folder: Path) -> None:

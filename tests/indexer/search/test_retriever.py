@@ -287,3 +287,37 @@ def test_acronyms_are_spelled_out_in_every_mode(retriever: Retriever) -> None:
     plain = Retriever(retriever.bundle, retriever.encoder, replace(retriever.fusion, acronyms=False))
     unexpanded = plain.search("Que doit faire un EPCI ?", k=5, mode="lexical")
     assert unexpanded.acronyms == () and "cgct/L2224-13" not in _ids(unexpanded)
+
+
+def test_evidence_articles_join_the_fusion_as_a_third_list(retriever: Retriever) -> None:
+    query = "collecte des déchets"
+    evidence = [("cgct", "L5214-16")]
+    off = retriever.search(query, k=20, evidence=evidence)
+    weight = 2.0
+    weighted = Retriever(
+        retriever.bundle, retriever.encoder, replace(retriever.fusion, evidence_weight=weight)
+    )
+    on = weighted.search(query, k=20, evidence=evidence)
+    base = {hit.passage.id: hit.fused_score for hit in off.hits}
+    assert "cgct/L5214-16" in base  # found by the question's words too
+    for hit in on.hits:
+        # The article's only part is first in the evidence list: weight / (k + 1) more; the others unchanged.
+        bonus = weight / (weighted.fusion.rrf_k + 1) if hit.passage.id == "cgct/L5214-16" else 0.0
+        assert hit.fused_score == pytest.approx(base[hit.passage.id] + bonus)
+    assert _ids(on).index("cgct/L5214-16") < _ids(off).index("cgct/L5214-16")
+    # Evidence is hybrid-only: the lexical ranking ignores it.
+    assert _ids(weighted.search(query, k=20, mode="lexical", evidence=evidence)) == _ids(
+        retriever.search(query, k=20, mode="lexical")
+    )
+
+
+def test_the_forms_of_a_written_question_do_not_steer_the_search(retriever: Retriever) -> None:
+    plain = retriever.search("la collecte des déchets dans les communes.", k=10)
+    written = retriever.search(
+        "M. X attire l'attention de M. le ministre des outre-mer et de la transformation numérique sur la "
+        "collecte des déchets dans les communes.",
+        k=10,
+    )
+    assert _ids(written) == _ids(plain)
+    assert [h.fused_score for h in written.hits] == [h.fused_score for h in plain.hits]
+    assert written.query.startswith("M. X attire")  # the question is reported as typed
