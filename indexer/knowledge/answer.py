@@ -56,6 +56,13 @@ _OWN_REGIME = re.compile(
     r"ile-de-france|(?<!grand )\bparis\b|outre-mer|\bcorse\b|polynesie|nouvelle-caledonie|mayotte|guyane|martinique|"
     r"guadeloupe|la reunion|saint-martin|saint-barthelemy|saint-pierre-et-miquelon|wallis|alsace|moselle"
 )
+# Questions on the mechanics of a competence (« selon quelle procédure », « à quelle majorité », « dans quel
+# délai », « par quelle délibération », the return of a competence, a withdrawal): the entries say who holds
+# it, not how it moves, so a card would answer another question.
+_MECHANICS = re.compile(
+    r"\bprocedures?\b|\bmajorites?\b|\bquels? delais?\b|\bmodalites\b|\bdeliberations?\b|\bdeliberer\b|"
+    r"\bconditions financieres\b|\brestitu|\bse retirer\b|\bretrait\b"
+)
 # « Quelles compétences exerce une communauté de communes ? »: the list of a level's competences.
 _LEVEL_LIST = re.compile(r"\bquel(?:le)?s?\b[^?]*\bcompetences\b|\bcompetences\b[^?]*\bquel(?:le)?s?\b")
 _MANDATORY = re.compile(r"\bobligatoires?\b")
@@ -210,7 +217,7 @@ class Answerer:
     def answer(self, question: str, lookup: PassageLookup | None = None) -> Answer | None:
         """The answer to a question, or None when the knowledge cannot answer it with confidence."""
         folded = fold(question)
-        if _OWN_REGIME.search(folded):
+        if _OWN_REGIME.search(folded) or _MECHANICS.search(folded):
             return None
         named, levels = self.levels_of(question)
         names_one = bool(levels) or bool(_ANY_COLLECTIVITY.search(folded))

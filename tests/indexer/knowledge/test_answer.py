@@ -163,3 +163,22 @@ def test_the_grand_paris_is_a_level_not_a_territory_apart(answerer: Answerer) ->
     answer = answerer.answer("Quelles sont les compétences de la métropole du Grand Paris ?")
     assert answer is not None and answer.levels_named == ["metropole-du-grand-paris"]
     assert answerer.answer("Qui gère la collecte des déchets ménagers à Paris ?") is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Selon quelle procédure une communauté de communes reprend-elle la compétence eau ?",
+        "À quelle majorité les communes transfèrent-elles la collecte des déchets à la communauté ?",
+        "Dans quel délai le conseil municipal doit-il délibérer sur le transfert de la voirie ?",
+        "Comment se fait la restitution de la compétence tourisme aux communes ?",
+    ],
+)
+def test_questions_on_how_a_competence_moves_get_no_card(answerer: Answerer, question: str) -> None:
+    # The same subjects asked as « who holds it » are answered: only the mechanics are left to the passages.
+    assert answerer.answer(question) is None
+
+
+def test_the_holder_of_the_same_competence_is_still_answered(answerer: Answerer) -> None:
+    answer = answerer.answer("Qui gère la collecte des déchets dans une communauté de communes ?")
+    assert answer is not None and "cc-dechets" in answer.entry_ids
