@@ -12,11 +12,11 @@ from pathlib import Path
 
 from evaluations.answers import format_outcomes, score_answers, summary_line
 from evaluations.gold import load_gold
-from evaluations.pinned import EXPECTED_PATH, compare, compare_answers, load_expected
+from evaluations.pinned import EXPECTED_FILES, Expected, compare, compare_answers, load_expected
 from evaluations.runner import format_table, open_retriever, run_split, write_results
 from indexer.errors import QfqError
 from indexer.knowledge.answer import Answerer, curated_answerer
-from indexer.search.retriever import MODES
+from indexer.search.retriever import MODES, Retriever
 from indexer.settings import Settings
 
 
@@ -64,7 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         help="compare les scores aux valeurs épinglées dans evaluations/expected.yaml",
         description="Rejoue chaque découpage et mode épinglé et affiche OK/FAIL avec la valeur attendue.",
     )
-    check.add_argument("--expected", type=Path, default=EXPECTED_PATH, help="fichier des scores attendus")
+    check.add_argument(
+        "--expected",
+        type=Path,
+        action="append",
+        help="fichier des scores attendus, répétable (défaut : expected.yaml et expected-formel.yaml)",
+    )
     return parser
 
 
@@ -129,16 +134,24 @@ def _answerer() -> Answerer:
 
 
 def _check(args: argparse.Namespace) -> int:
-    expected = load_expected(args.expected)
+    files = args.expected or [path for path in EXPECTED_FILES if path.is_file()]
+    pinned = [load_expected(path) for path in files]
     settings = Settings()
     with contextlib.redirect_stdout(sys.stderr):
         retriever = open_retriever(settings)
     model = retriever.manifest.get("model", {}).get("id")
-    failures = 0
-    print(f"Scores attendus : {expected.path} (jeu {expected.gold.name}, k = {expected.k})")
     print(
         f"Index {retriever.build_id} · modèle {model} · {retriever.manifest['counts']['passages']} passages"
     )
+    failures = sum(_check_one(expected, retriever, model) for expected in pinned)
+    print("Tout est conforme." if not failures else f"{failures} écart(s) hors tolérance.")
+    return 1 if failures else 0
+
+
+def _check_one(expected: Expected, retriever: Retriever, model: str | None) -> int:
+    """Print the comparisons of one expected-scores file; returns the number of failures."""
+    failures = 0
+    print(f"Scores attendus : {expected.path} (jeu {expected.gold.name}, k = {expected.k})")
     if expected.model is not None and model != expected.model:
         failures += 1
         print(f"FAIL modèle de l'index = {model} (attendu {expected.model})")
@@ -156,8 +169,7 @@ def _check(args: argparse.Namespace) -> int:
         for comparison in compare_answers(expected, split, measured):
             failures += not comparison.ok
             print(comparison.line(), flush=True)
-    print("Tout est conforme." if not failures else f"{failures} écart(s) hors tolérance.")
-    return 1 if failures else 0
+    return failures
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,8 @@ from evaluations.metrics import METRICS
 from indexer.search.retriever import MODES
 
 EXPECTED_PATH = Path(__file__).resolve().parent / "expected.yaml"
+# Checked by default: the agents' questions, then the formal ones (written questions, FAQ).
+EXPECTED_FILES = (EXPECTED_PATH, EXPECTED_PATH.with_name("expected-formel.yaml"))
 ANSWER_METRICS = ("precision", "coverage")
 
 

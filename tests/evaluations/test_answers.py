@@ -60,3 +60,16 @@ def test_pinned_answer_scores_hold() -> None:
         measured = {"precision": report.precision, "coverage": report.coverage}
         failed = [c.line() for c in compare_answers(expected, split, measured) if not c.ok]
         assert not failed, failed
+
+
+def test_every_pinned_file_loads_and_pins_both_splits_in_every_mode() -> None:
+    from evaluations.pinned import EXPECTED_FILES
+
+    pinned = [load_expected(path) for path in EXPECTED_FILES]
+    assert [p.gold.name for p in pinned] == ["qfq-dev", "qfq-formel"]
+    assert len({p.model for p in pinned}) == 1  # measured on the same build
+    for expected in pinned:
+        assert expected.gold.is_dir()
+        assert set(expected.scores) == {"dev", "test"}
+        for modes in expected.scores.values():
+            assert set(modes) == {"hybrid", "dense", "lexical"}
