@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.routes import knowledge, meta, passages, search
+from service.api.routes import changes, knowledge, meta, passages, search
 from service.web import api_docs, pages, profile
 
 ROUTERS: list[APIRouter] = [
@@ -14,6 +14,7 @@ ROUTERS: list[APIRouter] = [
     meta.health_router,
     pages.router,
     knowledge.router,
+    changes.router,
     profile.router,
     api_docs.router,
 ]

@@ -27,7 +27,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -293,9 +293,10 @@ def _check_choice(value: str, allowed: list[str], label: str, code: str) -> None
         )
 
 
-def watched_levels(knowledge: Knowledge, level: str) -> list[str]:
-    """The level and the groups it belongs to (e.g. `epci-fp` for a communauté de communes)."""
-    return [level, *(group for group, members in knowledge.groups.items() if level in members)]
+def watched_levels(knowledge: Knowledge, taxonomy: Taxonomy, level: str) -> list[str]:
+    """The level and the taxonomy levels that group it (e.g. `epci-fp` for a communauté de communes)."""
+    groups = [g for g, members in knowledge.groups.items() if level in members and g in taxonomy.level_ids()]
+    return [level, *groups]
 
 
 def _evolutions(
@@ -386,6 +387,23 @@ def _remarks(cover: dict[str, Any]) -> list[str]:
     return remarks
 
 
+def _merged(changes: list[ArticleChange]) -> list[ArticleChange]:
+    """One change per date and kind: two files of one article number (renumbered by LEGI) or two texts on
+    one day make one event listing every text."""
+    merged: dict[tuple[str, str], ArticleChange] = {}
+    for change in changes:
+        key = (change.date, change.kind)
+        known = merged.get(key)
+        if known is None:
+            merged[key] = change
+        else:
+            texts = tuple(dict.fromkeys((*known.texts, *change.texts)))
+            merged[key] = replace(
+                known, texts=texts, estimated_date=known.estimated_date and change.estimated_date
+            )
+    return list(merged.values())
+
+
 def changes_report(
     knowledge: Knowledge,
     taxonomy: Taxonomy,
@@ -413,7 +431,7 @@ def changes_report(
     if theme is not None:
         _check_choice(theme, taxonomy.theme_ids(), "Thème", "theme_inconnu")
     start = parse_since(since)
-    levels = watched_levels(knowledge, level)
+    levels = watched_levels(knowledge, taxonomy, level)
     tagger = ArticleTagger(corpus, lookup, taxonomy)
     per_article: dict[str, list[ArticleChange]] = defaultdict(list)
     tags_of: dict[str, ArticleTags] = {}
@@ -432,7 +450,7 @@ def changes_report(
     for article_id, changes in per_article.items():
         tags = tags_of[article_id]
         first = changes[0]
-        ordered = sorted(set(changes), key=lambda c: (c.date, c.kind, c.texts), reverse=True)
+        ordered = sorted(_merged(changes), key=lambda c: (c.date, c.kind), reverse=True)
         document = corpus.documents.get(first.doc_key)
         articles.append(
             {
