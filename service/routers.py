@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.routes import changes, knowledge, meta, passages, search
-from service.web import api_docs, pages, profile
+from service.web import api_docs, pages, profile, watch
 
 ROUTERS: list[APIRouter] = [
     search.router,
@@ -16,5 +16,6 @@ ROUTERS: list[APIRouter] = [
     knowledge.router,
     changes.router,
     profile.router,
+    watch.router,
     api_docs.router,
 ]
