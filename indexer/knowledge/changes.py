@@ -13,7 +13,8 @@ eight), so when two or more re-listed entries come back, those already seen earl
 `indexer.knowledge.impact`). Failing that, the commit author when it names one text. Versions where only the
 lists changed (`text_changed` false) are not changes of the article's wording and are left out, except for a
 newly listed « Abrogé par » entry: an abrogation LEGI recorded without removing the file, dated by the
-abrogating text's own date (flagged `date_estimee`).
+abrogating text's own date (flagged `date_estimee`). A text signed after the version it is listed on cannot
+have made it: it becomes a change of its own, dated by the text (flagged `date_estimee` too).
 
 Level and theme of an article. The tags the search uses: those of the bundle's passages when an index is
 published (one query for every article), else those of the passages built from the corpus article by article;
@@ -153,6 +154,24 @@ def _version_texts(line: dict[str, Any], previous: set[str], older: set[str]) ->
     return tuple(fresh)
 
 
+def _split_later(texts: tuple[str, ...], when: str) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """Texts that can have made a version of `when`, and those signed after it, with their own date.
+
+    LEGI sometimes records a later modification on an earlier version's list (the cgct L5214-16 version of
+    2018-01-01 names the loi n° 2018-702 of 3 August 2018): such a text is a change of its own, dated by the
+    text (flagged estimated). Announced deferred versions « (VD) » of a later text are not changes yet.
+    """
+    kept, later = [], []
+    for text in texts:
+        signed = text_date(text)
+        if signed and signed > when:
+            if "(VD)" not in text:
+                later.append((signed, text))
+        else:
+            kept.append(text)
+    return tuple(kept), later
+
+
 def lexlib_changes(lines: Iterable[dict[str, Any]], doc_key: str, source: str) -> list[ArticleChange]:
     """Changes of every article of one lexlib history.
 
@@ -177,9 +196,13 @@ def lexlib_changes(lines: Iterable[dict[str, Any]], doc_key: str, source: str) -
         for line in history:
             when = str(line.get("version_date", ""))
             if line.get("text_changed", True) or line.get("change") != "modified":
-                texts = _version_texts(line, previous, older)
                 kind = kinds.get(str(line.get("change")), "modifie")
+                texts, later = _split_later(_version_texts(line, previous, older), when)
                 changes.append(ArticleChange(doc_key, article, when, kind, texts, source))
+                changes += [
+                    ArticleChange(doc_key, article, day, "modifie", (text,), source, True)
+                    for day, text in later
+                ]
             if not removed:
                 for text in _links(line, ("Abrogé par",)):
                     if text not in abrogations:

@@ -275,11 +275,14 @@ def matrice(
         typer.echo(f"Matrice écrite dans {target} ({rows} sujets, {len(report['niveaux'])} niveaux).")
 
 
+CHANGE_NOUNS = {"cree": "création(s)", "modifie": "modification(s)", "abroge": "abrogation(s)"}
+
+
 def _print_changes(report: dict[str, Any]) -> None:
-    kinds = ", ".join(f"{n} {KIND_PLURALS.get(k, k)}" for k, n in report["par_nature"].items())
+    kinds = ", ".join(f"{n} {CHANGE_NOUNS.get(k, k)}" for k, n in report["par_nature"].items())
     typer.echo(
         f"{report['libelle']} : {report['total_articles']} article(s) changé(s) depuis le {report['depuis']}"
-        + (f" ({kinds})" if kinds else "")
+        + (f" ; changements : {kinds}" if kinds else "")
     )
     for group in report["themes"]:
         typer.echo(f"\n{group['libelle']} ({len(group['articles'])}) :")

@@ -38,6 +38,9 @@ def test_the_cc_watch_since_2015_lists_l5214_16_with_its_amending_texts(subset_l
     # the new one is credited.
     assert any("2015-991" in text for text in by_date["2015-08-09"]["textes"])
     assert len(by_date["2018-01-01"]["textes"]) < 8 and by_date["2018-01-01"]["nature"] == "modifie"
+    # LEGI lists the loi n° 2018-702 (3 August 2018) on the version of 2018-01-01: it is dated by the text.
+    assert not any("2018-702" in text for text in by_date["2018-01-01"]["textes"])
+    assert by_date["2018-08-03"]["date_estimee"] and "2018-702" in by_date["2018-08-03"]["textes"][0]
     assert CC in article["niveaux"] and article["url"].startswith("https://www.legifrance.gouv.fr/")
     # Grouped by theme: the article sits under each theme it is tagged with, themes in taxonomy order.
     themes = [group["theme"] for group in report["themes"]]
@@ -87,7 +90,7 @@ def test_a_history_line_credits_new_texts_only() -> None:
          "amended_by": "Plusieurs textes", "version_links": {"Créé par": ["Loi n°2009-1 du 1er janvier 2009"]}},
         {"article": "X1", "legiarti": "1", "version_date": "2016-01-01", "change": "modified", "text_changed": True,
          "amended_by": "Plusieurs textes",
-         "version_links": {"Modifié par": ["Loi n°2015-991 du 7 août 2015 - art. 64"],
+         "version_links": {"Modifié par": ["Loi n°2015-991 du 7 août 2015 - art. 64", "Loi n°2018-702 du 3 août 2018 - art. 3"],
                            "Créé par": ["Loi n°2009-1 du 1er janvier 2009"]}},
         {"article": "X1", "legiarti": "1", "version_date": "2017-01-01", "change": "modified", "text_changed": False,
          "amended_by": "Inconnu",
@@ -97,9 +100,10 @@ def test_a_history_line_credits_new_texts_only() -> None:
     assert [(c.date, c.kind, c.texts) for c in changes] == [
         ("2010-01-01", "cree", ("Loi n°2009-1 du 1er janvier 2009",)),
         ("2016-01-01", "modifie", ("Loi n°2015-991 du 7 août 2015 - art. 64",)),
+        ("2018-08-03", "modifie", ("Loi n°2018-702 du 3 août 2018 - art. 3",)),  # listed early: its own date
         ("2016-03-03", "abroge", ("Ordonnance n°2016-5 du 3 mars 2016 - art. 2",)),
     ]
-    assert changes[-1].estimated_date and not changes[1].estimated_date
+    assert [c.estimated_date for c in changes] == [False, False, True, True]
 
 
 def test_dates_are_read_and_checked() -> None:
