@@ -71,8 +71,11 @@ def test_ods_file_holds_the_same_cells_as_the_json(client_module: TestClient, ma
     rows = document.body.get_table(name="Détail").get_values()
     assert tuple(rows[0]) == DETAIL_COLUMNS
     assert [[v or "" for v in row[:7]] for row in rows[1:]] == detail
-    waste = next(r for r in grid if r[1].lower().startswith("déchets") or "déchets" in r[1].lower())
-    assert waste[3] == "obligatoire"  # the communauté de communes column
+    # Read from the file: the communauté de communes column holds waste collection as obligatoire.
+    waste = next(row for row in values if row[1] == "Collecte et traitement des déchets ménagers")
+    assert values[0][3] == "Communauté de communes" and waste[3] == "obligatoire"
+    assert ["Déchets", "Collecte et traitement des déchets ménagers", "Communauté de communes", "obligatoire",
+            "cgct/L5214-16", "2020-10-28"] in [[v or "" for v in row[:6]] for row in rows]  # fmt: skip
 
 
 def test_xlsx_file_holds_the_same_cells_as_the_json(client_module: TestClient, matrix_json: dict) -> None:
