@@ -398,7 +398,7 @@ def _remarks(cover: dict[str, Any]) -> list[str]:
     stale = [h for h in cover["historiques"] if h["consolide_au"] == cover["consolide_au"]]
     if cover["consolide_au"] and stale:
         names = ", ".join(h["nom_court"] for h in stale)
-        laws = "; ".join(f"{law['titre']}" for law in cover["lois_posterieures"])
+        laws = " ; ".join(f"{law['titre']}" for law in cover["lois_posterieures"])
         remarks.append(
             f"{names} : textes consolidés au {cover['consolide_au']} (plus les dispositions à effet différé "
             "déjà publiées à cette date). Les modifications postérieures ne sont connues que par les lois du "

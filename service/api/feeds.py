@@ -116,7 +116,7 @@ def render_atom(report: dict[str, Any], self_url: str, page_url: str, labels: di
             [(evolution["theme"], labels.get(evolution["theme"], evolution["theme"]))],
         )
     for day, article, event in changes[:MAX_ENTRIES]:
-        texts = "; ".join(event["textes"]) or "texte non nommé dans l'historique"
+        texts = " ; ".join(event["textes"]) or "texte non nommé dans l'historique"
         estimated = " (date du texte, l'historique ne date pas l'abrogation)" if event["date_estimee"] else ""
         _entry(
             feed,

@@ -289,7 +289,7 @@ def _print_changes(report: dict[str, Any]) -> None:
         for article in group["articles"]:
             typer.echo(f"  {article['nom_court']}, art. {article['article']} :")
             for event in article["evenements"]:
-                texts = "; ".join(event["textes"]) or "texte non nommé dans l'historique"
+                texts = " ; ".join(event["textes"]) or "texte non nommé dans l'historique"
                 estimated = " (date du texte)" if event["date_estimee"] else ""
                 typer.echo(f"    {event['date']}{estimated} {event['nature_libelle']} par {texts}")
     if report["evolutions"]:
