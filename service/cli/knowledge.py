@@ -316,6 +316,12 @@ def changements(
     atom: Annotated[
         bool, typer.Option("--atom", help="Le flux Atom (comme GET /v1/changements.atom).")
     ] = False,
+    adresse: Annotated[
+        str | None,
+        typer.Option(
+            "--adresse", help="Adresse du service dans les liens du flux (http://QFQ_HOST:QFQ_PORT)."
+        ),
+    ] = None,
 ) -> None:
     """Veille : articles concernant un niveau créés, modifiés ou abrogés depuis une date, par thème, avec le
     texte modificatif ; évolutions curées ; limites du corpus."""
@@ -344,7 +350,7 @@ def changements(
         query = urlencode(
             [("niveau", niveau), *([("theme", theme)] if theme else []), ("depuis", report["depuis"])]
         )
-        base = f"http://{settings.host}:{settings.port}"
+        base = (adresse or f"http://{settings.host}:{settings.port}").rstrip("/")
         feed = render_atom(
             report, f"{base}/v1/changements.atom?{query}", f"{base}/changements?{query}", taxonomy.labels()
         )

@@ -64,9 +64,13 @@ def test_changes_in_the_terminal_and_as_a_feed(subset_env: Path) -> None:
     assert "Communauté de communes :" in shown.output and "depuis le 2015-01-01" in shown.output
     assert "CGCT, art. L5214-16 :" in shown.output and "modifié par Loi n°2015-991" in shown.output
     assert "Remarque : CGCT" in shown.output and "2020-10-28" in shown.output
-    feed = runner.invoke(app, [*arguments, "--atom"])
+    feed = runner.invoke(app, [*arguments, "--atom", "--adresse", "https://intranet.example/qfq/"])
     assert feed.exit_code == 0, feed.output
     root = ET.fromstring(feed.output.encode("utf-8"))
+    links = {link.get("rel"): link.get("href") for link in root.findall(f"{ATOM}link")}
+    assert links["self"] == (
+        "https://intranet.example/qfq/v1/changements.atom?niveau=communaute-de-communes&depuis=2015-01-01"
+    )
     titles = [entry.findtext(f"{ATOM}title") or "" for entry in root.findall(f"{ATOM}entry")]
     assert any(title.startswith("CGCT, art. L5214-16 :") for title in titles)
     refused = runner.invoke(app, ["changements", "--niveau", "commune", "--depuis", "hier"])
