@@ -77,6 +77,16 @@ class Article:
     heading_inferred: bool = False  # heading path taken from a chapter neighbour
 
 
+@dataclass(frozen=True)
+class ArticleTags:
+    """The levels and themes of one article (union over its passages), with its link and status."""
+
+    levels: tuple[str, ...]
+    themes: tuple[str, ...]
+    url: str = ""
+    status: str = ""
+
+
 @dataclass
 class Passage:
     """A searchable, citable piece of an article, with its metadata."""

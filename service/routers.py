@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.routes import knowledge, meta, passages, search
-from service.web import api_docs, pages, profile
+from service.api.routes import changes, knowledge, meta, passages, search
+from service.web import api_docs, pages, profile, watch
 
 ROUTERS: list[APIRouter] = [
     search.router,
@@ -14,6 +14,8 @@ ROUTERS: list[APIRouter] = [
     meta.health_router,
     pages.router,
     knowledge.router,
+    changes.router,
     profile.router,
+    watch.router,
     api_docs.router,
 ]

@@ -7,7 +7,7 @@ from indexer.errors import BundleError, CorpusError
 from indexer.index.bundle import STORE_FILE, current_bundle_path
 from indexer.index.store import PassageStore
 from indexer.knowledge.lookup import PassageLookup
-from indexer.models import Passage
+from indexer.models import ArticleTags, Passage
 from indexer.settings import Settings
 
 
@@ -20,6 +20,10 @@ class StoreLookup:
     def passages_of_article(self, doc_key: str, article: str) -> list[Passage]:
         store = self._store
         return store.get(store.rowids_of_article(doc_key, article))
+
+    def article_tags(self) -> dict[str, ArticleTags]:
+        """Levels and themes of every article of the store (see `PassageStore.article_tags`)."""
+        return self._store.article_tags()
 
 
 def default_lookup(settings: Settings) -> PassageLookup:

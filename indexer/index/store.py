@@ -11,7 +11,7 @@ from typing import Any
 
 from indexer.errors import BundleError
 from indexer.index.lexical import DEFAULT_FIELD_WEIGHTS, FIELDS
-from indexer.models import Link, Passage, Status
+from indexer.models import ArticleTags, Link, Passage, Status
 
 _JSON_COLUMNS = ("heading_path", "links", "pages", "levels", "themes", "tag_reasons", "amended_by")
 _COLUMNS = (
@@ -241,6 +241,18 @@ class PassageStore:
             "SELECT rowid, id, doc_key, kind, article, article_id, status, date_debut, date_fin, "
             "levels, themes, heading_path FROM passages ORDER BY rowid"
         )
+
+    def article_tags(self) -> dict[str, ArticleTags]:
+        """Levels and themes of every article (union over its parts), with its link and status: one query."""
+        merged: dict[str, tuple[dict[str, None], dict[str, None], str, str]] = {}
+        for row in self._query("SELECT article_id, levels, themes, url, status FROM passages ORDER BY rowid"):
+            levels, themes, _, _ = merged.setdefault(row[0], ({}, {}, str(row[3]), str(row[4])))
+            levels.update(dict.fromkeys(json.loads(row[1])))
+            themes.update(dict.fromkeys(json.loads(row[2])))
+        return {
+            article_id: ArticleTags(tuple(levels), tuple(themes), url, status)
+            for article_id, (levels, themes, url, status) in merged.items()
+        }
 
     def documents(self) -> list[dict[str, Any]]:
         """Documents of the bundle (Document fields plus passage counts), in manifest order."""

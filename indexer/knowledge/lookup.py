@@ -5,9 +5,9 @@ impact of a law) the corpus's documents, articles and headings. Implementations 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from indexer.models import Article, Document, Passage
+from indexer.models import Article, ArticleTags, Document, Passage
 
 
 class PassageLookup(Protocol):
@@ -29,3 +29,10 @@ class ArticleSource(Protocol):
     def heading_path(self, doc_key: str, article: str) -> list[str]: ...
 
     def passages_of_article(self, doc_key: str, article: str) -> list[Passage]: ...
+
+
+@runtime_checkable
+class ArticleTagSource(Protocol):
+    """A bundle that gives the tags of all its articles at once (the `Retriever`, `StoreLookup`)."""
+
+    def article_tags(self) -> dict[str, ArticleTags]: ...

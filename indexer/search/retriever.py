@@ -17,7 +17,7 @@ from indexer.embedding.factory import load_encoder
 from indexer.errors import QfqError
 from indexer.index.bundle import Bundle, BundleManifest, load_bundle
 from indexer.index.lexical import query_tokens
-from indexer.models import Passage
+from indexer.models import ArticleTags, Passage
 from indexer.search.filters import FilterIndex, SearchFilters
 from indexer.search.fusion import FusionParams, fuse, top_positive
 from indexer.search.priors import Priors
@@ -163,6 +163,7 @@ class Retriever:
         self._taxonomy = _taxonomy()
         self._filters = FilterIndex(rows, self._documents, self._taxonomy)
         self._priors = Priors(rows)
+        self._article_tags: dict[str, ArticleTags] | None = None
 
     @classmethod
     def open(
@@ -202,6 +203,12 @@ class Retriever:
     def passages_of_article(self, doc_key: str, article: str) -> list[Passage]:
         """Every passage of one article, in part order (empty if unknown)."""
         return self.bundle.store.get(self.bundle.store.rowids_of_article(doc_key, article))
+
+    def article_tags(self) -> dict[str, ArticleTags]:
+        """Levels and themes of every article of the bundle, read once and kept (the bundle never changes)."""
+        if self._article_tags is None:
+            self._article_tags = self.bundle.store.article_tags()
+        return self._article_tags
 
     # --- filters --------------------------------------------------------------------------------
 

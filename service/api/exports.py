@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from fastapi.responses import Response
@@ -164,19 +165,23 @@ def _safe_cell(value: object) -> str:
     return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
-def render_csv(response: SearchResponse) -> str:
-    """One row per hit, semicolon-separated (French spreadsheets), UTF-8 with a BOM so Excel reads accents.
-
-    The knowledge's answer, when there is one, comes first: one row per cited article, ranked « réponse ».
+def csv_document(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A CSV for French spreadsheets: `;`-separated, CRLF, UTF-8 with a BOM so Excel reads accents.
 
     Cells that a spreadsheet would run as a formula (starting with =, +, -, @) get a leading quote.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_safe_cell(value) for value in row])
+    return "\ufeff" + buffer.getvalue()
+
+
+def _csv_rows(response: SearchResponse) -> Iterator[tuple[object, ...]]:
     if response.reponse is not None:
         for heading, detail, cited in _answer_rows(response.reponse):
-            answer_row: tuple[object, ...] = (
+            yield (
                 "réponse",
                 cited.citation,
                 "",
@@ -190,9 +195,8 @@ def render_csv(response: SearchResponse) -> str:
                 cited.passage_id,
                 f"{heading} ({detail}). {cited.extrait}",
             )
-            writer.writerow([_safe_cell(value) for value in answer_row])
     for hit in response.hits:
-        row = (
+        yield (
             hit.rank,
             hit.citation,
             hit.document_title,
@@ -206,8 +210,12 @@ def render_csv(response: SearchResponse) -> str:
             hit.passage_id,
             hit.text,
         )
-        writer.writerow([_safe_cell(value) for value in row])
-    return "\ufeff" + buffer.getvalue()
+
+
+def render_csv(response: SearchResponse) -> str:
+    """One row per hit (see `csv_document`); the knowledge's answer, when there is one, comes first: one row
+    per cited article, ranked « réponse »."""
+    return csv_document(CSV_COLUMNS, _csv_rows(response))
 
 
 def render_json(response: SearchResponse) -> str:

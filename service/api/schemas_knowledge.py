@@ -363,3 +363,105 @@ class MatrixResponse(BaseModel):
     niveaux: list[MatrixLevel]
     themes: list[MatrixTheme]
     legende: dict[str, str]
+
+
+# --- the change watch ---------------------------------------------------------------------------------
+
+
+class ChangeEventOut(BaseModel):
+    """One dated change of an article, from a version history."""
+
+    date: str = Field(description="Date d'entrée en vigueur de la version.", examples=["2020-01-01"])
+    nature: str = Field(examples=["modifie"])
+    nature_libelle: str = Field(examples=["modifié"])
+    textes: list[str] = Field(
+        description="Textes modificatifs tels que l'historique les écrit.",
+        examples=[["Loi n°2015-991 du 7 août 2015 - art. 64 (V)"]],
+    )
+    source: str = Field(
+        description="Fichier d'historique du corpus.", examples=["codes/cgct.amendments.jsonl"]
+    )
+    date_estimee: bool = Field(description="Abrogation datée par le texte abrogeant, faute de version datée.")
+
+
+class ChangedArticleOut(BaseModel):
+    article_id: str = Field(examples=["cgct/L5214-16"])
+    document: str
+    nom_court: str = Field(examples=["CGCT"])
+    article: str
+    url: str | None
+    statut: str | None
+    niveaux: list[str] = Field(description="Niveaux suivis dont l'article porte l'étiquette.")
+    themes: list[str]
+    derniere_date: str
+    evenements: list[ChangeEventOut]
+
+
+class ChangeTheme(BaseModel):
+    theme: str
+    libelle: str
+    articles: list[ChangedArticleOut]
+
+
+class EvolutionLaw(BaseModel):
+    cle: str
+    nom_court: str
+    numero: str
+    date: str
+
+
+class EvolutionOut(BaseModel):
+    """A curated competence of the level that took effect or changed in the period."""
+
+    date: str
+    competence: str = Field(examples=["cc-eau"])
+    intitule: str
+    theme: str
+    categorie: str
+    loi: EvolutionLaw
+    resume: str | None
+    base: list[str]
+    citations: list[str] = Field(description="Articles cités avec leur date de version.")
+
+
+class HistorySource(BaseModel):
+    document: str
+    nom_court: str
+    consolide_au: str
+    derniere_version: str
+    source: str
+
+
+class DocumentRef(BaseModel):
+    document: str
+    nom_court: str
+
+
+class LaterLaw(LawOut):
+    url: str
+    dans_la_periode: bool = Field(description="La loi date de la période demandée.")
+
+
+class CoverageOut(BaseModel):
+    """What the histories cover and the laws of the corpus that tell of changes after the consolidation."""
+
+    historiques: list[HistorySource]
+    sans_historique: list[DocumentRef]
+    consolide_au: str | None
+    lois_posterieures: list[LaterLaw]
+
+
+class ChangesResponse(BaseModel):
+    """Articles of a level created, modified or abrogated since a date, by theme, with the evolutions."""
+
+    niveau: str = Field(examples=["communaute-de-communes"])
+    libelle: str
+    niveaux_suivis: list[str] = Field(description="Le niveau et les groupes dont il fait partie (epci-fp).")
+    theme: str | None
+    depuis: str
+    total_articles: int
+    par_nature: dict[str, int]
+    themes: list[ChangeTheme]
+    evolutions: list[EvolutionOut]
+    couverture: CoverageOut
+    remarques: list[str]

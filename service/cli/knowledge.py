@@ -1,9 +1,12 @@
-"""`qfq profil`, `qfq competences` and `qfq impact`: the curated knowledge on the command line, in French."""
+"""`qfq profil`, `competences`, `impact`, `matrice` and `changements`: the curated knowledge on the command line,
+in French."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import typer
 
@@ -192,30 +195,10 @@ SHORT_CATEGORIES = {
 }
 
 
-def matrice(
-    niveau: Annotated[
-        list[str] | None, typer.Option("--niveau", help="Niveau (colonne) à garder, répétable.")
-    ] = None,
-    theme: Annotated[str | None, typer.Option("--theme", help="Thème à garder.")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="La matrice en JSON (comme GET /v1/matrice).")
-    ] = False,
-) -> None:
-    """La matrice « qui fait quoi » : sujets en lignes, niveaux en colonnes, catégorie et base légale."""
-    from indexer.index.lookup import default_lookup
-    from indexer.knowledge.load import load_knowledge
-    from indexer.knowledge.matrix import competence_matrix
-    from indexer.text.tagging import load_taxonomy
+MATRIX_FORMATS = ("texte", "json", "ods", "xlsx", "csv")
 
-    settings = cli_settings()
-    try:
-        lookup = default_lookup(settings) if as_json else None
-        report = competence_matrix(load_knowledge(), load_taxonomy(), lookup, niveau or [], theme)
-    except QfqError as exc:
-        raise fail(exc, exit_code=EXIT_USAGE) from exc
-    if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
-        return
+
+def _print_matrix(report: dict[str, Any]) -> None:
     levels = report["niveaux"]
     typer.echo("Colonnes : " + " | ".join(level["libelle"] for level in levels))
     for group in report["themes"]:
@@ -232,3 +215,147 @@ def matrice(
             typer.echo(f"  {row['intitule']} : " + " | ".join(cells))
     legend = ", ".join(f"{short} = {report['legende'][key]}" for key, short in SHORT_CATEGORIES.items())
     typer.echo(f"\nLégende : {legend} ; — = aucune compétence décrite pour ce niveau.")
+
+
+def matrice(
+    niveau: Annotated[
+        list[str] | None, typer.Option("--niveau", help="Niveau (colonne) à garder, répétable.")
+    ] = None,
+    theme: Annotated[str | None, typer.Option("--theme", help="Thème à garder.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="La matrice en JSON (comme GET /v1/matrice) ; = --format json.")
+    ] = False,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="texte (défaut), json, ou un fichier : ods (OpenDocument), xlsx, csv (tableur français).",
+        ),
+    ] = "texte",
+    sortie: Annotated[
+        Path | None,
+        typer.Option("--sortie", help="Fichier à écrire (par défaut qfq-matrice….ods|xlsx|csv ici)."),
+    ] = None,
+) -> None:
+    """La matrice « qui fait quoi » : sujets en lignes, niveaux en colonnes, catégorie et base légale ;
+    en fichier .ods, .xlsx ou .csv à modifier et projeter."""
+    from indexer.index.lookup import default_lookup
+    from indexer.knowledge.load import load_knowledge
+    from indexer.knowledge.matrix import competence_matrix
+    from indexer.text.tagging import load_taxonomy
+    from service.api.matrix_exports import matrix_file
+
+    fmt = "json" if as_json else fmt
+    if fmt not in MATRIX_FORMATS:
+        raise fail(
+            f"Format inconnu : « {fmt} ». Formats acceptés : {', '.join(MATRIX_FORMATS)}.",
+            code="parametre_invalide",
+            exit_code=EXIT_USAGE,
+        )
+    settings = cli_settings()
+    try:
+        lookup = default_lookup(settings) if fmt != "texte" else None
+        report = competence_matrix(load_knowledge(), load_taxonomy(), lookup, niveau or [], theme)
+    except QfqError as exc:
+        raise fail(exc, exit_code=EXIT_USAGE) from exc
+    if fmt == "json":
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    elif fmt == "texte":
+        _print_matrix(report)
+    else:
+        body, name = matrix_file(report, fmt, niveau or [], theme)
+        target = sortie or Path(name)
+        try:
+            target.write_bytes(body)
+        except OSError as exc:
+            raise fail(
+                f"Écriture impossible dans « {target} » : {exc.strerror}.", code="ecriture_impossible"
+            ) from exc
+        rows = sum(len(group["lignes"]) for group in report["themes"])
+        typer.echo(f"Matrice écrite dans {target} ({rows} sujets, {len(report['niveaux'])} niveaux).")
+
+
+CHANGE_NOUNS = {"cree": "création(s)", "modifie": "modification(s)", "abroge": "abrogation(s)"}
+
+
+def _print_changes(report: dict[str, Any]) -> None:
+    kinds = ", ".join(f"{n} {CHANGE_NOUNS.get(k, k)}" for k, n in report["par_nature"].items())
+    typer.echo(
+        f"{report['libelle']} : {report['total_articles']} article(s) changé(s) depuis le {report['depuis']}"
+        + (f" ; changements : {kinds}" if kinds else "")
+    )
+    for group in report["themes"]:
+        typer.echo(f"\n{group['libelle']} ({len(group['articles'])}) :")
+        for article in group["articles"]:
+            typer.echo(f"  {article['nom_court']}, art. {article['article']} :")
+            for event in article["evenements"]:
+                texts = " ; ".join(event["textes"]) or "texte non nommé dans l'historique"
+                estimated = " (date du texte)" if event["date_estimee"] else ""
+                typer.echo(f"    {event['date']}{estimated} {event['nature_libelle']} par {texts}")
+    if report["evolutions"]:
+        typer.echo("\nÉvolutions des connaissances curées :")
+        for item in report["evolutions"]:
+            typer.echo(
+                f"  {item['date']} {item['intitule']} ({item['loi']['nom_court']}) : {item['resume'] or ''}"
+            )
+            typer.echo(f"    base : {', '.join(item['citations'] or item['base'])}")
+    for remark in report["remarques"]:
+        typer.echo(f"\nRemarque : {remark}")
+
+
+def changements(
+    niveau: Annotated[str, typer.Option("--niveau", help="Niveau, ex. communaute-de-communes.")],
+    depuis: Annotated[
+        str | None,
+        typer.Option("--depuis", help="Date AAAA-MM-JJ (incluse) ; par défaut les 365 derniers jours."),
+    ] = None,
+    theme: Annotated[str | None, typer.Option("--theme", help="Thème à garder.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Réponse en JSON (comme GET /v1/changements).")
+    ] = False,
+    atom: Annotated[
+        bool, typer.Option("--atom", help="Le flux Atom (comme GET /v1/changements.atom).")
+    ] = False,
+    adresse: Annotated[
+        str | None,
+        typer.Option(
+            "--adresse", help="Adresse du service dans les liens du flux (http://QFQ_HOST:QFQ_PORT)."
+        ),
+    ] = None,
+) -> None:
+    """Veille : articles concernant un niveau créés, modifiés ou abrogés depuis une date, par thème, avec le
+    texte modificatif ; évolutions curées ; limites du corpus."""
+    from indexer.corpus.lookup import corpus_lookup
+    from indexer.index.lookup import default_lookup
+    from indexer.knowledge.changes import changes_report
+    from indexer.knowledge.load import load_knowledge
+    from indexer.text.tagging import load_taxonomy
+    from service.api.feeds import render_atom
+
+    settings = cli_settings()
+    try:
+        taxonomy = load_taxonomy()
+        report = changes_report(
+            load_knowledge(),
+            taxonomy,
+            corpus_lookup(settings),
+            default_lookup(settings),
+            niveau,
+            depuis,
+            theme,
+        )
+    except QfqError as exc:
+        raise fail(exc, exit_code=EXIT_USAGE) from exc
+    if atom:
+        query = urlencode(
+            [("niveau", niveau), *([("theme", theme)] if theme else []), ("depuis", report["depuis"])]
+        )
+        base = (adresse or f"http://{settings.host}:{settings.port}").rstrip("/")
+        feed = render_atom(
+            report, f"{base}/v1/changements.atom?{query}", f"{base}/changements?{query}", taxonomy.labels()
+        )
+        typer.echo(feed.decode("utf-8"))
+    elif as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        _print_changes(report)

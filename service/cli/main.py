@@ -14,7 +14,7 @@ from service.cli import french
 from service.cli import search as search_module
 from service.cli.corpus import app as corpus_app
 from service.cli.index import app as index_app
-from service.cli.knowledge import competences, impact, matrice, profil
+from service.cli.knowledge import changements, competences, impact, matrice, profil
 from service.cli.model import app as model_app
 from service.cli.serve import serve
 
@@ -35,6 +35,7 @@ app.command("profil")(profil)
 app.command("competences")(competences)
 app.command("impact")(impact)
 app.command("matrice")(matrice)
+app.command("changements")(changements)
 
 
 def main() -> None:

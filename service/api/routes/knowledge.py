@@ -16,6 +16,7 @@ from indexer.knowledge.matrix import competence_matrix
 from indexer.knowledge.model import Knowledge
 from indexer.knowledge.profile import evaluate_profile, make_profile
 from indexer.text.tagging import load_taxonomy
+from service.api.matrix_exports import MATRIX_MEDIA_TYPES, MatrixFormat, matrix_response
 from service.api.routes.common import error_responses
 from service.api.schemas_knowledge import (
     CompetencesResponse,
@@ -144,6 +145,12 @@ async def law_impact_route(
     operation_id="competence_matrix",
     summary="Matrice « qui fait quoi »",
     response_model=MatrixResponse,
+    responses={
+        200: {
+            "description": "La matrice en JSON, ou le fichier demandé par `format` (.ods, .xlsx, .csv).",
+            "content": {media: {} for media in MATRIX_MEDIA_TYPES.values()},
+        }
+    },
 )
 async def matrix_route(
     request: Request,
@@ -153,12 +160,17 @@ async def matrix_route(
         list[str], Query(max_length=20, description="Niveaux (colonnes) à garder, répétable.")
     ] = [],  # noqa: B006 - FastAPI copies the default
     theme: Annotated[str | None, Query(max_length=60, description="Thème à garder.")] = None,
-) -> dict[str, Any]:
+    format: Annotated[  # noqa: A002 - the public parameter name
+        MatrixFormat,
+        Query(description="json (défaut), ou un fichier : ods (OpenDocument), xlsx, csv (tableur français)."),
+    ] = "json",
+) -> Any:
     """Sujets en lignes (par thème), niveaux de collectivité en colonnes, chaque case la catégorie de la
-    compétence avec sa base légale, la date de version de l'article et son dernier changement."""
+    compétence avec sa base légale, la date de version de l'article et son dernier changement ; ou la même
+    matrice en fichier à modifier et projeter (`format=ods|xlsx|csv`)."""
     knowledge = current_knowledge()
     try:
-        return await run_blocking(
+        matrix = await run_blocking(
             request,
             competence_matrix,
             knowledge,
@@ -169,3 +181,6 @@ async def matrix_route(
         )
     except QfqError as exc:
         raise knowledge_error(exc) from exc
+    if format == "json":
+        return matrix
+    return await run_blocking(request, matrix_response, matrix, format, niveau, theme)

@@ -45,3 +45,11 @@
     );
   });
 })();
+
+// The matrix page's print button (inline handlers are refused by the Content-Security-Policy).
+document.addEventListener("click", function (event) {
+  "use strict";
+  if (event.target.closest("button.print")) {
+    window.print();
+  }
+});

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.records import make_passage
 
 from indexer.errors import BundleError
 from indexer.index.lexical import (
@@ -16,8 +17,9 @@ from indexer.index.lexical import (
     passage_fields,
     query_tokens,
 )
+from indexer.index.lookup import StoreLookup
 from indexer.index.store import PassageStore, write_store
-from indexer.models import Passage
+from indexer.models import ArticleTags, Passage
 
 
 def _write(path: Path, passages: list[Passage]) -> PassageStore:
@@ -127,3 +129,20 @@ def test_bm25_constants_given_to_the_builder_are_used_and_saved(
     np.testing.assert_array_equal(
         LexicalIndex.load(tmp_path / "lex.npz").scores(tokens), flatter.scores(tokens)
     )
+
+
+def test_article_tags_merge_the_parts_of_an_article(tmp_path: Path) -> None:
+    parts = [
+        make_passage("cgct", "L5214-16", "I. La communauté de communes…", part=1, levels=["communaute-de-communes"],
+                     themes=["dechets"]),
+        make_passage("cgct", "L5214-16", "II. … eau", part=2, levels=["communaute-de-communes", "epci-fp"],
+                     themes=["eau-assainissement", "dechets"]),
+        make_passage("cgct", "L2224-13", "Les communes…", levels=["commune"], themes=["dechets"]),
+    ]  # fmt: skip
+    tags = StoreLookup(_write(tmp_path / "p.sqlite", parts)).article_tags()
+    assert set(tags) == {"cgct/L5214-16", "cgct/L2224-13"}
+    merged = tags["cgct/L5214-16"]
+    assert merged == ArticleTags(
+        ("communaute-de-communes", "epci-fp"), ("dechets", "eau-assainissement"), parts[0].url, "en_vigueur"
+    )
+    assert tags["cgct/L2224-13"].levels == ("commune",)

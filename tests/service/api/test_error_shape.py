@@ -83,6 +83,32 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("GET", "/v1/lois/loi-inexistante/impact", {}, 404, "loi_inconnue"),
     ("GET", "/v1/matrice", {"params": {"niveau": "canton"}}, 422, "niveau_inconnu"),
     ("GET", "/v1/matrice", {"params": {"theme": "loisirs"}}, 422, "theme_inconnu"),
+    ("GET", "/v1/matrice", {"params": {"format": "pdf"}}, 422, "parametre_invalide"),
+    # The change watch (JSON and Atom).
+    ("GET", "/v1/changements", {}, 422, "parametre_invalide"),
+    (
+        "GET",
+        "/v1/changements",
+        {"params": {"niveau": "commune", "depuis": "2015-13-01"}},
+        422,
+        "date_invalide",
+    ),
+    ("GET", "/v1/changements", {"params": {"niveau": "canton"}}, 422, "niveau_inconnu"),
+    ("GET", "/v1/changements", {"params": {"niveau": "commune", "theme": "loisirs"}}, 422, "theme_inconnu"),
+    (
+        "GET",
+        "/v1/changements.atom",
+        {"params": {"niveau": "commune", "depuis": "hier"}},
+        422,
+        "date_invalide",
+    ),
+    (
+        "GET",
+        "/v1/changements.atom",
+        {"params": {"niveau": "commune", "format": "rss"}},
+        422,
+        "parametre_invalide",
+    ),
 ]
 
 

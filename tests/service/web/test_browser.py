@@ -138,3 +138,76 @@ def test_the_answer_card_sits_above_the_passages(browser: webdriver.Chrome, serv
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "section.results"))
     )
     assert not browser.find_elements(By.CSS_SELECTOR, "article.reponse")
+
+
+def test_the_matrix_page_shows_cells_exports_and_prints_on_a4_landscape(
+    browser: webdriver.Chrome, server_url: str
+) -> None:
+    browser.get(server_url + "/matrice")
+    for level in ("commune", "communaute-de-communes"):
+        browser.find_element(By.CSS_SELECTOR, f"input[name=niveau][value={level}]").click()
+    Select(browser.find_element(By.ID, "theme")).select_by_value("dechets")
+    browser.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
+    WebDriverWait(browser, 20).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "table.matrix"))
+    )
+    columns = [
+        th.get_attribute("data-niveau")
+        for th in browser.find_elements(By.CSS_SELECTOR, "thead th[data-niveau]")
+    ]
+    assert columns == ["commune", "communaute-de-communes"]
+    cell = browser.find_element(
+        By.CSS_SELECTOR, "tr[data-sujet=dechets] td[data-niveau=communaute-de-communes]"
+    )
+    assert cell.get_attribute("data-categorie") == "obligatoire"
+    assert cell.find_element(By.CSS_SELECTOR, ".categorie").text == "obligatoire"
+    link = cell.find_element(By.LINK_TEXT, "cgct/L5214-16").get_attribute("href")
+    assert link and link.startswith("https://www.legifrance.gouv.fr/")
+    assert cell.find_element(By.CSS_SELECTOR, ".version").text == "version du 2020-10-28"
+    exports = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, ".exports a")}
+    assert (
+        "format=ods" in exports["tableur OpenDocument (.ods)"] and "theme=dechets" in exports["Excel (.xlsx)"]
+    )
+    assert "Sources : cgct (version du 2020-10-28)" in browser.find_element(By.ID, "legende").text
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "matrice.png"))
+    # Printed: A4 landscape, no navigation or form, the legend and sources under the table.
+    page_sizes = browser.execute_script(
+        "return [...document.styleSheets].flatMap(s => [...s.cssRules])"
+        ".filter(r => r instanceof CSSPageRule).map(r => r.style.getPropertyValue('size'));"
+    )
+    assert [size.lower() for size in page_sizes] == ["a4 landscape"]
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not browser.find_element(By.CSS_SELECTOR, "header.site").is_displayed()
+        assert not browser.find_element(By.CSS_SELECTOR, "form.search").is_displayed()
+        assert browser.find_element(By.ID, "legende").is_displayed()
+        assert browser.find_element(By.CSS_SELECTOR, "table.matrix").is_displayed()
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+def test_the_changes_page_lists_l5214_16_and_links_the_feed(
+    browser: webdriver.Chrome, server_url: str
+) -> None:
+    browser.get(server_url + "/changements")
+    Select(browser.find_element(By.ID, "niveau")).select_by_value("communaute-de-communes")
+    since = browser.find_element(By.ID, "depuis")
+    browser.execute_script("arguments[0].value = '2015-01-01';", since)
+    Select(browser.find_element(By.ID, "theme")).select_by_value("eau-assainissement")
+    browser.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
+    WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.ID, "resume")))
+    assert "depuis le 2015-01-01" in browser.find_element(By.ID, "resume").text
+    article = browser.find_element(
+        By.CSS_SELECTOR, "section[data-theme=eau-assainissement] li[data-article='cgct/L5214-16']"
+    )
+    assert article.find_element(By.CSS_SELECTOR, "h3").text == "CGCT, art. L5214-16"
+    events = article.find_element(By.CSS_SELECTOR, "ul.events").text
+    assert "2015-08-09 : modifié par Loi n°2015-991" in events
+    water = browser.find_elements(By.CSS_SELECTOR, "ol.evolutions li[data-competence=cc-eau]")
+    assert any("Loi eau et assainissement 2025" in item.text for item in water)
+    assert any("2020-10-28" in note.text for note in browser.find_elements(By.CSS_SELECTOR, "p.warning"))
+    feed = browser.find_element(By.CSS_SELECTOR, "a.feed").get_attribute("href")
+    assert feed and "/v1/changements.atom?niveau=communaute-de-communes&theme=eau-assainissement" in feed
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "changements.png"))
