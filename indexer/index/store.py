@@ -38,6 +38,8 @@ _COLUMNS = (
     "title",
     "amended_by",
 )
+# Columns of the passages table after rowid, in table order (a PostgreSQL generation copies them).
+STORE_COLUMNS = (*_COLUMNS[:6], "article_id", *_COLUMNS[6:])
 # The FTS5 table holds tokens already produced by `indexer.text.normalize.analyze` (folded, stemmed, no stop
 # words); unicode61 only splits them on spaces, '-' kept so "l5214-16" stays one token.
 FTS_TOKENIZER = "unicode61 remove_diacritics 0 tokenchars '-'"
@@ -114,7 +116,8 @@ def _row_values(rowid: int, p: Passage) -> tuple[Any, ...]:
     )
 
 
-def _passage_from_row(row: sqlite3.Row) -> Passage:
+def passage_from_row(row: Mapping[str, Any] | sqlite3.Row) -> Passage:
+    """The passage of a store row (SQLite or a PostgreSQL copy of the same columns)."""
     data = {name: row[name] for name in _COLUMNS}
     for name in _JSON_COLUMNS:
         data[name] = json.loads(data[name])
@@ -219,7 +222,7 @@ class PassageStore:
             rows = self._query(
                 f"SELECT * FROM passages WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk
             )
-            found.update({int(row["rowid"]): _passage_from_row(row) for row in rows})
+            found.update({int(row["rowid"]): passage_from_row(row) for row in rows})
         return [found[r] for r in wanted]
 
     def rowid_of(self, passage_id: str) -> int | None:
@@ -234,6 +237,11 @@ class PassageStore:
             (doc_key, article),
         )
         return [int(row[0]) for row in rows]
+
+    def all_rows(self) -> list[dict[str, Any]]:
+        """Every row of the passages table as stored (`rowid` and `STORE_COLUMNS`), in rowid order."""
+        rows = self._query(f"SELECT rowid, {', '.join(STORE_COLUMNS)} FROM passages ORDER BY rowid")
+        return [dict(row) for row in rows]
 
     def filter_columns(self) -> list[sqlite3.Row]:
         """Per-row metadata used to build filter masks, in rowid order."""
