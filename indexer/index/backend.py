@@ -83,3 +83,9 @@ def where(settings: Settings) -> str:
     if uses_database(settings):
         return "la base PostgreSQL (QFQ_DATABASE_URL)"
     return str(settings.bundles_dir)
+
+
+def release(settings: Settings) -> None:
+    """Close what the process holds open for the backend (PostgreSQL connection pools)."""
+    if uses_database(settings):
+        postgres.close_pools()

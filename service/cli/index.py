@@ -1,4 +1,4 @@
-"""`qfq index …`: list the kept bundles and roll back to the previous one."""
+"""`qfq index …`: list the kept indexes (bundles or PostgreSQL generations) and roll back to the previous one."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ app = typer.Typer(help="Index publiés : liste et retour arrière.", no_args_is_
 
 @app.command("list")
 def list_command() -> None:
-    """Liste les index conservés (le courant et le précédent)."""
-    from indexer.index.publish import list_bundles
+    """Liste les index conservés (le courant, le précédent et, avec PostgreSQL, jusqu'à QFQ_KEEP_GENERATIONS)."""
+    from indexer.index.backend import list_indexes
 
-    rows = list_bundles(cli_settings())
+    try:
+        rows = list_indexes(cli_settings())
+    except QfqError as exc:
+        raise fail(exc) from exc
     if not rows:
         typer.echo("Aucun index construit. Lancez « qfq build ».")
         return
@@ -32,7 +35,7 @@ def list_command() -> None:
 @app.command("rollback")
 def rollback_command() -> None:
     """Revient à l'index précédent (l'index courant devient le précédent)."""
-    from indexer.index.publish import rollback
+    from indexer.index.backend import rollback
 
     try:
         build_id = rollback(cli_settings())
