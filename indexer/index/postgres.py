@@ -158,7 +158,9 @@ def pool(settings: Settings) -> ConnectionPool:
                 url,
                 min_size=1,
                 max_size=max(1, size),
-                kwargs=_connect_kwargs(),
+                # Reads need no transaction (a generation never changes), and no server-side prepared
+                # statement keeps the pool usable behind PgBouncer in transaction mode.
+                kwargs={**_connect_kwargs(), "autocommit": True, "prepare_threshold": None},
                 configure=_configure,
                 timeout=POOL_TIMEOUT_SECONDS,
                 open=False,
