@@ -636,6 +636,17 @@ class PostgresStore(_Part):
         super().__init__(settings, number)
         self._count = passages
         self._table = _table(number, "passages")
+        # The filter columns (a few MB) stay in memory: the retriever builds its masks from them, and the
+        # rows of an article (named in a question, cited by an answer) are looked up without a round trip.
+        self._columns = self._dict_rows(
+            sql.SQL(
+                "SELECT rowid, id, doc_key, kind, article, article_id, part, status, date_debut, date_fin, "
+                "levels, themes, heading_path FROM {} ORDER BY rowid"
+            ).format(self._table)
+        )
+        self._articles: dict[tuple[str, str], list[int]] = {}
+        for row in sorted(self._columns, key=lambda r: (r["part"], r["rowid"])):
+            self._articles.setdefault((row["doc_key"], row["article"]), []).append(int(row["rowid"]))
 
     def count(self) -> int:
         return self._count
@@ -656,21 +667,12 @@ class PostgresStore(_Part):
         return [found[r] for r in wanted]
 
     def rowids_of_article(self, doc_key: str, article: str) -> list[int]:
-        rows = self._rows(
-            sql.SQL("SELECT rowid FROM {} WHERE doc_key = %s AND article = %s ORDER BY part, rowid").format(
-                self._table
-            ),
-            (doc_key, article),
-        )
-        return [int(row[0]) for row in rows]
+        """Rows of the passages of one article, in part order."""
+        return list(self._articles.get((doc_key, article), ()))
 
     def filter_columns(self) -> list[dict[str, Any]]:
-        return self._dict_rows(
-            sql.SQL(
-                "SELECT rowid, id, doc_key, kind, article, article_id, status, date_debut, date_fin, "
-                "levels, themes, heading_path FROM {} ORDER BY rowid"
-            ).format(self._table)
-        )
+        """Per-row metadata used to build filter masks, in rowid order."""
+        return self._columns
 
     def documents(self) -> list[dict[str, Any]]:
         rows = self._rows(
