@@ -348,7 +348,9 @@ def _stored_digest(
     with connection.cursor() as cursor:
         cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(_table(number, "documents")))
         counts["documents"] = int(cast(tuple[int], cursor.fetchone())[0])
-        cursor.execute(sql.SQL("SELECT embedding FROM {} ORDER BY rowid").format(_table(number, "vectors")))
+        cursor.execute(
+            sql.SQL("SELECT embedding FROM {} ORDER BY rowid").format(_table(number, "vectors")), binary=True
+        )
         for (vector,) in cursor:
             digest.vectors.update(np.ascontiguousarray(_array(vector), dtype="<f4").tobytes())
             counts["vectors"] += 1
@@ -740,6 +742,7 @@ class PostgresVectors(_Part):
                 .execute(
                     sql.SQL("SELECT rowid, embedding FROM {} WHERE rowid = ANY(%s)").format(self._table),
                     (wanted,),
+                    binary=True,  # pgvector's binary format reads as numpy directly; its text is parsed in Python
                 )
                 .fetchall()
             )
