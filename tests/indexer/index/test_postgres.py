@@ -214,3 +214,19 @@ def test_a_missing_database_url_is_a_configuration_error(settings: Settings) -> 
     with pytest.raises(Exception) as caught:
         backend.published_generation(settings.model_copy(update={"backend": "postgres"}))
     assert getattr(caught.value, "code", "") == "base_non_configuree"
+
+
+def test_a_second_publication_at_the_same_time_is_refused(settings: Settings, database_url: str) -> None:
+    import psycopg
+
+    pg = _pg(settings, database_url)
+    first = _publish(pg)
+    with psycopg.connect(database_url, autocommit=True) as other_build:
+        other_build.execute("SELECT pg_advisory_lock(%s)", (postgres._LOCK_KEY,))
+        with pytest.raises(BundleError) as caught:
+            _publish(pg, " en même temps")
+        assert caught.value.code == "construction_en_cours"
+        with pytest.raises(BundleError):
+            backend.rollback(pg)
+    assert backend.published_generation(pg) == first
+    assert not list(settings.bundles_dir.glob("2*")), "the refused bundle folder is removed"
