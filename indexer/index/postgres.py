@@ -591,8 +591,11 @@ def list_generations(settings: Settings) -> list[dict[str, Any]]:
             with connection.transaction():
                 pointer = connection.execute("SELECT current, previous FROM qfq_pointer").fetchone()
                 rows = connection.execute(
-                    "SELECT number, build_id, published_at, passages, model_id, manifest->>'built_at' "
-                    "FROM qfq_generations ORDER BY number DESC"
+                    "SELECT number, build_id, published_at, passages, model_id, manifest->>'built_at', "
+                    "(SELECT coalesce(sum(pg_total_relation_size(to_regclass('qfq_g' || number || '_' || part))), 0) "
+                    "FROM unnest(%s::text[]) AS part) "
+                    "FROM qfq_generations ORDER BY number DESC",
+                    (list(_PARTS),),
                 ).fetchall()
         except psycopg.errors.UndefinedTable:
             return []
@@ -606,8 +609,9 @@ def list_generations(settings: Settings) -> list[dict[str, Any]]:
             "published_at": published_at.isoformat(timespec="seconds"),
             "passages": passages,
             "model": model_id,
+            "bytes": int(size),
         }
-        for number, build_id, published_at, passages, model_id, built_at in rows
+        for number, build_id, published_at, passages, model_id, built_at, size in rows
     ]
 
 

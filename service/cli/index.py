@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from indexer.errors import QfqError
+from service.cli.build import french_size
 from service.cli.output import cli_settings, fail
 
 app = typer.Typer(help="Index publiés : liste et retour arrière.", no_args_is_help=True)
@@ -27,8 +28,9 @@ def list_command() -> None:
         if row.get("erreur"):
             typer.echo(f"{row['build_id']}{role} · INUTILISABLE : {row['erreur']}")
         else:
+            size = f" · {french_size(row['bytes'])} dans la base" if "bytes" in row else ""
             typer.echo(
-                f"{row['build_id']}{role} · construit le {row['built_at']} · {row['passages']} passages"
+                f"{row['build_id']}{role} · construit le {row['built_at']} · {row['passages']} passages{size}"
             )
 
 

@@ -41,6 +41,7 @@ def test_build_publishes_a_generation_that_search_list_and_rollback_use(pg_env: 
     assert listed.exit_code == 0, listed.output
     lines = listed.output.strip().splitlines()
     assert len(lines) == 2 and "(courant)" in lines[0] and "(précédent)" in lines[1]
+    assert "Ko dans la base" in lines[0]
     first = lines[1].split()[0]
     back = runner.invoke(app, ["index", "rollback"])
     assert back.exit_code == 0 and f"Index courant : {first}" in back.output
