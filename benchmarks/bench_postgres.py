@@ -219,8 +219,13 @@ def main() -> None:
         settings = Settings(model=manifest_model, backend="postgres", database_url=url, data_dir=work / "pg")
         started = time.perf_counter()
         build_id = postgres.publish_generation(settings, bundle)
+        seconds = time.perf_counter() - started
+        size = postgres.list_generations(settings)[0]["bytes"] / 2**20
+        passages = json.loads((bundle / "manifest.json").read_text())["counts"]["passages"]
         print(
-            f"Génération {build_id} copiée et vérifiée en {time.perf_counter() - started:.1f} s", flush=True
+            f"Génération {build_id} ({passages} passages) copiée et vérifiée en {seconds:.1f} s ; "
+            f"{size:.1f} Mio dans la base",
+            flush=True,
         )
         postgres.close_pools()
         print(f"Charge de la machine au départ : {load_average()} ; {os.cpu_count()} cœurs")
