@@ -711,25 +711,39 @@ class PostgresVectors(_Part):
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
-        restrict: list[int] | None = None
-        if allowed is not None and not bool(np.all(allowed)):
-            restrict = np.flatnonzero(allowed).tolist()
-            if not restrict:
-                return scores, ids
-        where = sql.SQL("") if restrict is None else sql.SQL("WHERE rowid = ANY(%(rows)s)")
+        where, restricted = self._restriction(allowed)
+        if where is None:
+            return scores, ids
         query = sql.SQL(
             "SELECT rowid, (embedding <#> %(q)s) * -1 FROM {} {} ORDER BY embedding <#> %(q)s, rowid LIMIT %(k)s"
         ).format(self._table, where)
         for i, vector in enumerate(queries):
             params: dict[str, Any] = {"q": vector, "k": int(k)}
-            if restrict is not None:
-                params["rows"] = restrict
+            if restricted is not None:
+                params["rows"] = restricted
             with _pooled(self._settings) as connection:
                 rows = _vector_types(connection).execute(query, params).fetchall()
             for j, (rowid, score) in enumerate(rows):
                 ids[i, j] = int(rowid)
                 scores[i, j] = float(score)
         return scores, ids
+
+    def _restriction(self, allowed: np.ndarray | None) -> tuple[sql.SQL | None, list[int] | None]:
+        """The WHERE clause of a filter mask and its row list (None, None: nothing allowed).
+
+        The shorter list is sent: the rows kept, or the rows left out (the default filter leaves out only
+        the abrogated passages).
+        """
+        if allowed is None:
+            return sql.SQL(""), None
+        kept = int(np.count_nonzero(allowed))
+        if kept == 0:
+            return None, None
+        if kept == len(allowed):
+            return sql.SQL(""), None
+        if kept <= len(allowed) - kept:
+            return sql.SQL("WHERE rowid = ANY(%(rows)s)"), np.flatnonzero(allowed).tolist()
+        return sql.SQL("WHERE NOT (rowid = ANY(%(rows)s))"), np.flatnonzero(~allowed).tolist()
 
     def reconstruct(self, ids: np.ndarray) -> np.ndarray:
         """Stored vectors of `ids`, shape (len(ids), dim).
