@@ -111,7 +111,9 @@ def _conninfo(settings: Settings) -> str:
 def _connect_kwargs() -> dict[str, Any]:
     return {
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        # One search is a short exact scan: a parallel worker costs more to start than it saves, and the
+        # replicas' concurrent searches already use the database's cores.
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c max_parallel_workers_per_gather=0",
         "application_name": "qfq",
     }
 
@@ -436,6 +438,8 @@ def publish_generation(settings: Settings, folder: Path, *, encoder: Encoder | N
                 )
                 _create_tables(connection, number, int(model["dimension"]))
                 sent = _copy(connection, number, bundle)
+                for part in _PARTS:  # fresh statistics, or the planner guesses the tables' sizes
+                    connection.execute(sql.SQL("ANALYZE {}").format(_table(number, part)))
                 _hook("copied")
                 _verify(connection, number, bundle, sent)
                 _hook("verified")
@@ -715,7 +719,8 @@ class PostgresVectors(_Part):
         if where is None:
             return scores, ids
         query = sql.SQL(
-            "SELECT rowid, (embedding <#> %(q)s) * -1 FROM {} {} ORDER BY embedding <#> %(q)s, rowid LIMIT %(k)s"
+            # `<#>` is the negative inner product; ordering by the output column computes it once per row.
+            "SELECT rowid, embedding <#> %(q)s AS distance FROM {} {} ORDER BY distance, rowid LIMIT %(k)s"
         ).format(self._table, where)
         for i, vector in enumerate(queries):
             params: dict[str, Any] = {"q": vector, "k": int(k)}
@@ -723,9 +728,9 @@ class PostgresVectors(_Part):
                 params["rows"] = restricted
             with _pooled(self._settings) as connection:
                 rows = _vector_types(connection).execute(query, params).fetchall()
-            for j, (rowid, score) in enumerate(rows):
+            for j, (rowid, distance) in enumerate(rows):
                 ids[i, j] = int(rowid)
-                scores[i, j] = float(score)
+                scores[i, j] = -float(distance)
         return scores, ids
 
     def _restriction(self, allowed: np.ndarray | None) -> tuple[sql.SQL | None, list[int] | None]:
