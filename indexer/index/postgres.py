@@ -40,6 +40,11 @@ CONNECT_TIMEOUT_SECONDS = 5
 STATEMENT_TIMEOUT_MS = 15_000
 POOL_TIMEOUT_SECONDS = 10.0
 PRUNE_LOCK_TIMEOUT = "2s"  # a replica still reading an old generation delays its removal, never blocks
+# A bundle built with `qfq build --index hnsw` becomes a generation with a pgvector HNSW index (approximate);
+# otherwise searches scan every vector exactly, with the bundle's results.
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 128
+HNSW_EF_SEARCH = 400
 _LOCK_KEY = 0x51465131  # advisory lock of publications and rollbacks ("QFQ1")
 _PARTS = ("passages", "documents", "vectors", "terms")
 
@@ -113,7 +118,9 @@ def _connect_kwargs() -> dict[str, Any]:
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         # One search is a short exact scan: a parallel worker costs more to start than it saves, and the
         # replicas' concurrent searches already use the database's cores.
-        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c max_parallel_workers_per_gather=0",
+        # With an HNSW generation, a filtered search keeps scanning the graph until it has k allowed rows.
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c max_parallel_workers_per_gather=0 "
+        f"-c hnsw.ef_search={HNSW_EF_SEARCH} -c hnsw.iterative_scan=strict_order",
         "application_name": "qfq",
     }
 
@@ -391,6 +398,10 @@ def _verify(connection: psycopg.Connection[Any], number: int, bundle: Bundle, se
         )
 
 
+def _approximate(manifest: BundleManifest) -> bool:
+    return (manifest.get("vector_index") or {}).get("kind") == "hnsw"
+
+
 def _unused_build_id(connection: psycopg.Connection[Any], build_id: str) -> str:
     # Two builds of the same passages in the same second share a build id; the second gets a suffix, as a
     # second bundle folder does.
@@ -438,6 +449,15 @@ def publish_generation(settings: Settings, folder: Path, *, encoder: Encoder | N
                 )
                 _create_tables(connection, number, int(model["dimension"]))
                 sent = _copy(connection, number, bundle)
+                if _approximate(manifest):
+                    _hook("hnsw")
+                    connection.execute(
+                        sql.SQL(
+                            "CREATE INDEX ON {} USING hnsw (embedding vector_ip_ops) WITH (m = {}, ef_construction = {})"
+                        ).format(
+                            _table(number, "vectors"), sql.Literal(HNSW_M), sql.Literal(HNSW_EF_CONSTRUCTION)
+                        )
+                    )
                 for part in _PARTS:  # fresh statistics, or the planner guesses the tables' sizes
                     connection.execute(sql.SQL("ANALYZE {}").format(_table(number, part)))
                 _hook("copied")
@@ -694,11 +714,15 @@ class PostgresStore(_Part):
 class PostgresVectors(_Part):
     """Exact inner-product search with pgvector's `<#>` over a generation's vectors (`DenseSource`)."""
 
-    def __init__(self, settings: Settings, number: int, ntotal: int, dim: int) -> None:
+    def __init__(
+        self, settings: Settings, number: int, ntotal: int, dim: int, approximate: bool = False
+    ) -> None:
         super().__init__(settings, number)
         self._ntotal = ntotal
         self._dim = dim
         self._table = _table(number, "vectors")
+        # The HNSW index serves `ORDER BY distance LIMIT k` only: no tie-break on rowid then.
+        self._order = sql.SQL("distance") if approximate else sql.SQL("distance, rowid")
 
     @property
     def ntotal(self) -> int:
@@ -720,8 +744,8 @@ class PostgresVectors(_Part):
             return scores, ids
         query = sql.SQL(
             # `<#>` is the negative inner product; ordering by the output column computes it once per row.
-            "SELECT rowid, embedding <#> %(q)s AS distance FROM {} {} ORDER BY distance, rowid LIMIT %(k)s"
-        ).format(self._table, where)
+            "SELECT rowid, embedding <#> %(q)s AS distance FROM {} {} ORDER BY {} LIMIT %(k)s"
+        ).format(self._table, where, self._order)
         for i, vector in enumerate(queries):
             params: dict[str, Any] = {"q": vector, "k": int(k)}
             if restricted is not None:
@@ -852,6 +876,6 @@ def open_generation(settings: Settings, encoder: Encoder | None = None) -> Gener
         number=number,
         manifest=manifest,
         store=PostgresStore(settings, number, passages),
-        index=PostgresVectors(settings, number, passages, dim),
+        index=PostgresVectors(settings, number, passages, dim, approximate=_approximate(manifest)),
         lexical=PostgresLexical(settings, number, passages),
     )

@@ -230,3 +230,32 @@ def test_a_second_publication_at_the_same_time_is_refused(settings: Settings, da
             backend.rollback(pg)
     assert backend.published_generation(pg) == first
     assert not list(settings.bundles_dir.glob("2*")), "the refused bundle folder is removed"
+
+
+def test_a_bundle_built_with_hnsw_becomes_a_generation_with_a_pgvector_hnsw_index(
+    settings: Settings, database_url: str
+) -> None:
+    import psycopg
+
+    passages = sample_passages()
+    documents = [make_document(k) for k in DOCS]
+    folder = build_bundle(
+        settings, passages, documents, FakeEncoder(64), index_kind="hnsw", publish_bundle=False
+    )
+    embedded = Retriever(load_bundle(settings, folder), FakeEncoder(64))
+    pg = _pg(settings, database_url)
+    postgres.publish_generation(pg, folder, encoder=FakeEncoder(64))
+    with psycopg.connect(database_url) as connection:
+        indexes = connection.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename ~ '_vectors$'"
+        ).fetchall()
+    assert any("USING hnsw" in row[0] and "vector_ip_ops" in row[0] for row in indexes), indexes
+    stored = Retriever.open(pg, FakeEncoder(64))
+    for filters in (None, SearchFilters(documents=("cgct",))):
+        got = stored.search("collecte des déchets ménagers", k=3, mode="dense", filters=filters)
+        want = embedded.search("collecte des déchets ménagers", k=3, mode="dense", filters=filters)
+        assert got.hits[0].passage.id == want.hits[0].passage.id
+        assert got.hits[0].dense_score == pytest.approx(want.hits[0].dense_score)
+        if filters is not None:
+            assert {h.passage.doc_key for h in got.hits} == {"cgct"}
+    embedded.bundle.close()
