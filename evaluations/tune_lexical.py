@@ -18,10 +18,12 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 from evaluations.gold import GoldSplit, load_gold
 from evaluations.runner import open_retriever, run_split
 from indexer.errors import QfqError
+from indexer.index.bundle import Bundle
 from indexer.index.lexical import (
     BM25_B,
     BM25_K1,
@@ -80,7 +82,8 @@ def tune(
     fields = [passage_fields(passage) for passage in base.bundle.store.get(rows)]
     results = []
     for number, setting in enumerate(settings, start=1):
-        bundle = replace(base.bundle, lexical=postings(fields, setting))
+        # Tuning swaps the postings of a loaded index; both backends' index objects are dataclasses.
+        bundle = replace(cast(Bundle, base.bundle), lexical=postings(fields, setting))
         retriever = Retriever(bundle, base.encoder, base.fusion)
         lexical, hybrid = (
             run_split(retriever, gold, mode=mode, k=k, progress=None).metrics["ndcg@10"]

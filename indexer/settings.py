@@ -52,6 +52,37 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=32, ge=1, le=1024, description="Taille des lots d'encodage.")
     max_passage_tokens: int = Field(default=350, ge=64, le=510, description="Taille maximale d'un passage.")
 
+    backend: str = Field(
+        default="embedded",
+        description=(
+            "Stockage de l'index publié : 'embedded' (bundle FAISS + SQLite dans QFQ_DATA_DIR, une machine) "
+            "ou 'postgres' (générations dans PostgreSQL + pgvector à QFQ_DATABASE_URL, plusieurs répliques)."
+        ),
+    )
+    database_url: str = Field(
+        default="",
+        description="Adresse PostgreSQL (postgresql://utilisateur:motdepasse@hôte:port/base) si QFQ_BACKEND=postgres.",
+    )
+    database_pool_size: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Connexions PostgreSQL par processus ; 0 = threads de recherche + 2.",
+    )
+    keep_generations: int = Field(
+        default=3,
+        ge=2,
+        le=100,
+        description="Générations conservées dans PostgreSQL (la courante et la précédente au moins).",
+    )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        if value not in {"embedded", "postgres"}:
+            raise ValueError("QFQ_BACKEND doit valoir 'embedded' ou 'postgres'")
+        return value
+
     @field_validator("model_backend", "query_backend")
     @classmethod
     def _known_backend(cls, value: str, info: ValidationInfo) -> str:

@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 
-from indexer.index.bundle import CURRENT_LINK, link_target
+from indexer.index.backend import published_generation, release
 from indexer.knowledge.answer import Answerer, curated_answerer
 from indexer.search.retriever import Retriever
 from service.errors import install_error_handlers
@@ -94,16 +94,22 @@ def create_app(
         app.state.search_limiter = anyio.CapacityLimiter(settings.threads)
         if retriever is None and load_index:
             pin_threads(SEARCH_THREADS)
-            search_settings = settings.model_copy(update={"threads": SEARCH_THREADS})
+            # Searches run one compute thread each, `settings.threads` at a time (the search limiter): the
+            # database pool serves that many, plus the index watcher and a spare.
+            search_settings = settings.model_copy(
+                update={
+                    "threads": SEARCH_THREADS,
+                    "database_pool_size": settings.database_pool_size or settings.threads + 2,
+                }
+            )
             load = loader or (lambda: Retriever.open(search_settings))
             state.start_loading(load)
-            state.watch(
-                lambda: link_target(settings.bundles_dir, CURRENT_LINK), load, settings.reload_seconds
-            )
+            state.watch(lambda: published_generation(search_settings), load, settings.reload_seconds)
         try:
             yield
         finally:
             state.close()
+            release(settings)
 
     middleware = [
         Middleware(RequestContextMiddleware, metrics=metrics),

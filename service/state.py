@@ -118,7 +118,8 @@ class IndexState:
             self._close_retired(retire_after)
             try:
                 published = source()
-            except OSError:
+            except (OSError, QfqError) as exc:  # a database unreachable for a while: keep serving
+                logger.warning("index publié non vérifié : %s", getattr(exc, "message", exc))
                 continue
             serving = self.retriever.build_id if self.retriever is not None else None
             if published is None or published == serving or published == self._failed_generation:

@@ -46,3 +46,29 @@ def real_passages():
     from indexer.corpus.passages import load_passages
 
     return load_passages(Settings(), only={"cgct", "reen", "crpa", "notre", "open-data"})
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL 18 + pgvector server (non-root, 127.0.0.1, temporary folder) for the session."""
+    from helpers.pgserver import PostgresServer
+
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(postgres_server, request: pytest.FixtureRequest):
+    """A fresh database on the test server; the process's connection pools are closed afterwards."""
+    from indexer.index.postgres import close_pools
+
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    postgres_server.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = postgres_server.create_database(name)
+    try:
+        yield url
+    finally:
+        close_pools()

@@ -207,7 +207,12 @@ def read_manifest(folder: Path) -> BundleManifest:
     return cast(BundleManifest, manifest)
 
 
-def _check_compatible(manifest: BundleManifest, settings: Settings, encoder: Encoder | None) -> None:
+def check_compatible(manifest: BundleManifest, settings: Settings, encoder: Encoder | None) -> None:
+    """Refuse an index of another format version or built for another model than `encoder` or the settings'.
+
+    Raises:
+        BundleError: code `index_incompatible`, with a French message.
+    """
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise BundleError(
@@ -285,7 +290,7 @@ def load_bundle(
     if not folder.is_dir():
         raise BundleError(f"Dossier d'index introuvable : {folder}.", code="index_absent")
     manifest = read_manifest(folder)
-    _check_compatible(manifest, settings, encoder)
+    check_compatible(manifest, settings, encoder)
     _check_artifacts(folder, manifest, verify_hashes)
     set_threads(settings.threads)
     vector_meta = manifest.get("vector_index") or {}

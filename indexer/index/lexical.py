@@ -86,6 +86,11 @@ class LexicalIndex:
         tf = self.tf.astype(np.float64)
         self._saturated = (tf * (self.k1 + 1.0) / (tf + norm[self.doc_ids])).astype(np.float32)
 
+    @property
+    def saturated(self) -> np.ndarray:
+        """Saturated term frequency of each posting (float32, CSR order): BM25 is idf times this."""
+        return self._saturated
+
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every row for the distinct `tokens` (0 where no token occurs).
 

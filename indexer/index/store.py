@@ -38,6 +38,8 @@ _COLUMNS = (
     "title",
     "amended_by",
 )
+# Columns of the passages table after rowid, in table order (a PostgreSQL generation copies them).
+STORE_COLUMNS = (*_COLUMNS[:6], "article_id", *_COLUMNS[6:])
 # The FTS5 table holds tokens already produced by `indexer.text.normalize.analyze` (folded, stemmed, no stop
 # words); unicode61 only splits them on spaces, '-' kept so "l5214-16" stays one token.
 FTS_TOKENIZER = "unicode61 remove_diacritics 0 tokenchars '-'"
@@ -114,7 +116,8 @@ def _row_values(rowid: int, p: Passage) -> tuple[Any, ...]:
     )
 
 
-def _passage_from_row(row: sqlite3.Row) -> Passage:
+def passage_from_row(row: Mapping[str, Any] | sqlite3.Row) -> Passage:
+    """The passage of a store row (SQLite or a PostgreSQL copy of the same columns)."""
     data = {name: row[name] for name in _COLUMNS}
     for name in _JSON_COLUMNS:
         data[name] = json.loads(data[name])
@@ -176,6 +179,20 @@ def write_store(
         connection.close()
 
 
+def merge_article_tags(rows: Iterable[Sequence[Any]]) -> dict[str, ArticleTags]:
+    """Article tags from passage rows (article_id, levels, themes, url, status), levels and themes as JSON
+    text or lists, in row order: the union over an article's parts, its first part's link and status."""
+    merged: dict[str, tuple[dict[str, None], dict[str, None], str, str]] = {}
+    for article_id, levels, themes, url, status in rows:
+        seen_levels, seen_themes, _, _ = merged.setdefault(str(article_id), ({}, {}, str(url), str(status)))
+        seen_levels.update(dict.fromkeys(json.loads(levels) if isinstance(levels, str) else levels))
+        seen_themes.update(dict.fromkeys(json.loads(themes) if isinstance(themes, str) else themes))
+    return {
+        article_id: ArticleTags(tuple(levels), tuple(themes), url, status)
+        for article_id, (levels, themes, url, status) in merged.items()
+    }
+
+
 class PassageStore:
     """Read-only access to a bundle's store, safe to share between threads (one connection, one lock)."""
 
@@ -219,7 +236,7 @@ class PassageStore:
             rows = self._query(
                 f"SELECT * FROM passages WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk
             )
-            found.update({int(row["rowid"]): _passage_from_row(row) for row in rows})
+            found.update({int(row["rowid"]): passage_from_row(row) for row in rows})
         return [found[r] for r in wanted]
 
     def rowid_of(self, passage_id: str) -> int | None:
@@ -235,6 +252,11 @@ class PassageStore:
         )
         return [int(row[0]) for row in rows]
 
+    def all_rows(self) -> list[dict[str, Any]]:
+        """Every row of the passages table as stored (`rowid` and `STORE_COLUMNS`), in rowid order."""
+        rows = self._query(f"SELECT rowid, {', '.join(STORE_COLUMNS)} FROM passages ORDER BY rowid")
+        return [dict(row) for row in rows]
+
     def filter_columns(self) -> list[sqlite3.Row]:
         """Per-row metadata used to build filter masks, in rowid order."""
         return self._query(
@@ -244,15 +266,9 @@ class PassageStore:
 
     def article_tags(self) -> dict[str, ArticleTags]:
         """Levels and themes of every article (union over its parts), with its link and status: one query."""
-        merged: dict[str, tuple[dict[str, None], dict[str, None], str, str]] = {}
-        for row in self._query("SELECT article_id, levels, themes, url, status FROM passages ORDER BY rowid"):
-            levels, themes, _, _ = merged.setdefault(row[0], ({}, {}, str(row[3]), str(row[4])))
-            levels.update(dict.fromkeys(json.loads(row[1])))
-            themes.update(dict.fromkeys(json.loads(row[2])))
-        return {
-            article_id: ArticleTags(tuple(levels), tuple(themes), url, status)
-            for article_id, (levels, themes, url, status) in merged.items()
-        }
+        return merge_article_tags(
+            self._query("SELECT article_id, levels, themes, url, status FROM passages ORDER BY rowid")
+        )
 
     def documents(self) -> list[dict[str, Any]]:
         """Documents of the bundle (Document fields plus passage counts), in manifest order."""

@@ -15,8 +15,10 @@ import numpy as np
 from indexer.embedding.base import Encoder
 from indexer.embedding.factory import load_encoder
 from indexer.errors import QfqError
-from indexer.index.bundle import Bundle, BundleManifest, load_bundle
+from indexer.index.backend import open_index
+from indexer.index.bundle import BundleManifest
 from indexer.index.lexical import query_tokens
+from indexer.index.source import IndexSource
 from indexer.models import ArticleTags, Passage
 from indexer.search.filters import FilterIndex, SearchFilters
 from indexer.search.fusion import FusionParams, fuse, top_positive
@@ -141,11 +143,12 @@ class _Ranked:
 class Retriever:
     """Answers questions from one loaded bundle; thread-safe for concurrent searches."""
 
-    def __init__(self, bundle: Bundle, encoder: Encoder, fusion: FusionParams | None = None) -> None:
+    def __init__(self, bundle: IndexSource, encoder: Encoder, fusion: FusionParams | None = None) -> None:
         """Index the bundle's metadata for filters and article lookup.
 
         Args:
-            bundle: a loaded bundle (see `indexer.index.bundle.load_bundle`).
+            bundle: a loaded index: an embedded bundle (`indexer.index.bundle.load_bundle`) or a PostgreSQL
+                generation (`indexer.index.backend.open_index`).
             encoder: the query encoder (same model as the bundle).
             fusion: fusion parameters (defaults: tuned on the dev split, see `FusionParams`).
         """
@@ -169,13 +172,13 @@ class Retriever:
     def open(
         cls, settings: Settings, encoder: Encoder | None = None, fusion: FusionParams | None = None
     ) -> Retriever:
-        """Load the published bundle and the encoder the settings name, verifying they match.
+        """Load the published index (`QFQ_BACKEND`) and the encoder the settings name, verifying they match.
 
         Raises:
-            BundleError: no bundle, a corrupted one, or one built for another model.
+            BundleError: no index, a corrupted one, one built for another model, database unreachable.
         """
         encoder = encoder or load_encoder(settings)
-        return cls(load_bundle(settings, encoder=encoder), encoder, fusion)
+        return cls(open_index(settings, encoder), encoder, fusion)
 
     # --- metadata -------------------------------------------------------------------------------
 

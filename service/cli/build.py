@@ -150,6 +150,7 @@ def build(
     """
     from indexer.corpus.passage_cache import clear_passage_cache, load_passages_cached
     from indexer.embedding.factory import load_encoder
+    from indexer.index.backend import publish_built, uses_database
     from indexer.index.build import build_bundle
     from indexer.index.bundle import load_bundle
 
@@ -186,11 +187,18 @@ def build(
                 only=sorted(keys) if keys else None,
                 use_cache=not no_cache,
                 fields=corpus.fields,
+                publish_bundle=not uses_database(settings),
             )
         finally:
             reporter.stop()
         bundle = load_bundle(settings, folder, encoder=encoder)
         bundle.close()
+        size = folder_size(folder)
+        published = str(folder)
+        if uses_database(settings):
+            console.print("Copie dans PostgreSQL, vérification et bascule du pointeur…")
+            build_id = publish_built(settings, folder, encoder)
+            published = f"génération {build_id} de la base PostgreSQL (QFQ_DATABASE_URL)"
     except QfqError as exc:
         raise fail(exc) from exc
     seconds = time.perf_counter() - started
@@ -199,14 +207,14 @@ def build(
     embedding = manifest["embedding"]
     rate = embedding["embedded"] / embedding["seconds"] if embedding["seconds"] > 0 else 0.0
     lines = [
-        f"Index publié : {folder}",
+        f"Index publié : {published}",
         f"  passages        {french_number(count)} ({french_number(manifest['counts']['articles'])} articles, "
         f"{manifest['counts']['documents']} documents)",
         f"  embeddings      {french_number(embedding['embedded'])} calculés"
         + (f" à {french_number(rate, 1)} passages/s" if embedding["embedded"] else "")
         + f", {french_number(embedding['from_cache'])} repris du cache",
         f"  durée           {french_number(seconds, 1)} s ({french_number(count / seconds, 1)} passages/s)",
-        f"  taille          {french_size(folder_size(folder))}",
+        f"  taille          {french_size(size)}",
         f"  mémoire max     {french_size(peak_memory_bytes())}",
         f"  modèle          {manifest['model']['id']} (dimension {manifest['model']['dimension']})",
     ]

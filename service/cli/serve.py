@@ -28,15 +28,15 @@ def ensure_bundle(settings: ServiceSettings, console: Console, only: list[str] |
         typer.Exit: the build failed (its French message is already printed).
     """
     from indexer.embedding.packaged.source import PACKAGED_MODEL
-    from indexer.index.bundle import current_bundle_path
+    from indexer.index.backend import published_generation, where
 
     try:
-        current_bundle_path(settings)
-        return False
-    except QfqError:
-        pass
+        if published_generation(settings) is not None:
+            return False
+    except QfqError as exc:
+        raise fail(exc) from exc
     console.print(
-        f"Aucun index publié dans {settings.bundles_dir} : préparation du modèle et construction de l'index "
+        f"Aucun index publié dans {where(settings)} : préparation du modèle et construction de l'index "
         "(première installation)."
     )
     if settings.model == PACKAGED_MODEL:
