@@ -164,7 +164,11 @@ def test_fusion_parameters_change_the_ranking(settings: Settings, retriever: Ret
     lexical = retriever.search("déchets des ménages", k=5, mode="lexical")
     fused = lexical_only.search("déchets des ménages", k=len(lexical.hits))
     assert _ids(fused) == _ids(lexical)
-    linear = Retriever(retriever.bundle, retriever.encoder, FusionParams(method="linear", lexical_weight=1.0))
+    linear = Retriever(
+        retriever.bundle,
+        retriever.encoder,
+        FusionParams(method="linear", dense_weight=1.0, lexical_weight=1.0),
+    )
     hit = linear.search("déchets des ménages", k=1).hits[0]
     assert hit.dense_score is not None
     assert hit.fused_score == pytest.approx(hit.dense_score + 1.0)  # the best lexical score normalises to 1
@@ -292,7 +296,10 @@ def test_acronyms_are_spelled_out_in_every_mode(retriever: Retriever) -> None:
 def test_evidence_articles_join_the_fusion_as_a_third_list(retriever: Retriever) -> None:
     query = "collecte des déchets"
     evidence = [("cgct", "L5214-16")]
-    off = retriever.search(query, k=20, evidence=evidence)
+    unweighted = Retriever(
+        retriever.bundle, retriever.encoder, replace(retriever.fusion, evidence_weight=0.0)
+    )
+    off = unweighted.search(query, k=20, evidence=evidence)
     weight = 2.0
     weighted = Retriever(
         retriever.bundle, retriever.encoder, replace(retriever.fusion, evidence_weight=weight)
