@@ -59,6 +59,13 @@ QUESTIONS = [
 ]
 
 
+def percentile_ms(ordered: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of sorted latencies in seconds, in milliseconds; NaN when empty."""
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] * 1000
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -170,9 +177,7 @@ def run_level(base: str, concurrency: int, requests: int, k: int, max_seconds: f
     ordered = sorted(latencies)
 
     def pct(p: float) -> float:
-        if not ordered:
-            return float("nan")
-        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] * 1000
+        return percentile_ms(ordered, p)
 
     return {
         "ok": len(latencies),

@@ -30,7 +30,15 @@ from urllib.parse import urlencode
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks"), str(REPO / "tests")]
 
-from bench_http import QUESTIONS, cpu_seconds, free_port, load_average, start_server, stop_server
+from bench_http import (
+    QUESTIONS,
+    cpu_seconds,
+    free_port,
+    load_average,
+    percentile_ms,
+    start_server,
+    stop_server,
+)
 
 REPLICAS = 2
 
@@ -105,11 +113,7 @@ def run_level(ports: list[int], concurrency: int, requests: int, k: int) -> dict
     ordered = sorted(latencies)
 
     def pct(p: float) -> float:
-        return (
-            ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] * 1000
-            if ordered
-            else 0.0
-        )
+        return percentile_ms(ordered, p) if ordered else 0.0
 
     return {"ok": len(ordered), "errors": errors, "rps": len(ordered) / wall, "p50": pct(50), "p95": pct(95)}
 

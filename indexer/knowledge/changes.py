@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
@@ -37,7 +37,7 @@ from typing import Any
 from indexer.corpus.manifest import load_manifest
 from indexer.errors import QfqError
 from indexer.knowledge.citations import cite_all
-from indexer.knowledge.impact import KIND_LABELS, UNCLASSIFIED
+from indexer.knowledge.impact import KIND_LABELS, UNCLASSIFIED, piste_articles
 from indexer.knowledge.lookup import ArticleSource, ArticleTagSource, PassageLookup
 from indexer.knowledge.model import Knowledge
 from indexer.models import ArticleTags
@@ -220,22 +220,13 @@ def lexlib_changes(lines: Iterable[dict[str, Any]], doc_key: str, source: str) -
 # --- Légifrance (PISTE) tree ---------------------------------------------------------------------
 
 
-def _piste_articles(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for child in node.get("children") or []:
-        if isinstance(child, dict):
-            if child.get("type") == "article":
-                yield child.get("data") or {}
-            else:
-                yield from _piste_articles(child)
-
-
 def piste_changes(tree: dict[str, Any], doc_key: str, source: str) -> list[ArticleChange]:
     """Changes of every article of a Légifrance tree: creating and modifying texts, and abrogations.
 
     A creation listed both as `CODIFICATION` and `CREE` (codification of the CRPA) is one creation.
     """
     changes = []
-    for data in _piste_articles(tree):
+    for data in piste_articles(tree):
         number = str(data.get("num") or "").strip()
         if not number:
             continue

@@ -244,20 +244,21 @@ def read_history(path: Path, law: Law) -> Iterator[dict[str, Any]]:
 # --- Légifrance (PISTE) tree ---------------------------------------------------------------------
 
 
-def _piste_articles(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def piste_articles(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The article data of a Légifrance (PISTE) tree, depth first."""
     for child in node.get("children") or []:
         if isinstance(child, dict):
             if child.get("type") == "article":
                 yield child.get("data") or {}
             else:
-                yield from _piste_articles(child)
+                yield from piste_articles(child)
 
 
 def piste_events(tree: dict[str, Any], law: Law) -> dict[str, list[ImpactEvent]]:
     """Events of one law in a Légifrance tree, per article number, from `lienModifications`."""
     pattern = law.pattern()
     events: dict[str, list[ImpactEvent]] = defaultdict(list)
-    for data in _piste_articles(tree):
+    for data in piste_articles(tree):
         number = str(data.get("num") or "").strip()
         for link in data.get("lienModifications") or []:
             title = str(link.get("textTitle") or "")
