@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 from service.errors import STATUS_BY_CODE
@@ -27,3 +28,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_serving(client: Any, wanted: str, timeout: float = 10.0) -> dict:
+    """Poll `/readyz` until the service answers with build `wanted`; returns its body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = client.get("/readyz")
+        if ready.status_code == 200 and ready.json()["build_id"] == wanted:
+            return ready.json()
+        assert time.monotonic() < deadline, f"toujours {ready.json()} au lieu de {wanted}"
+        time.sleep(0.05)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from helpers.api_checks import wait_until_serving
 from helpers.records import DOCS, make_document, sample_passages
 
 from indexer.embedding.fake import FakeEncoder
@@ -35,28 +36,18 @@ def _build(settings: ServiceSettings, extra: str = "") -> str:
     return folder.name
 
 
-def _serving(client: TestClient, wanted: str, timeout: float = 10.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        ready = client.get("/readyz")
-        if ready.status_code == 200 and ready.json()["build_id"] == wanted:
-            return ready.json()
-        assert time.monotonic() < deadline, f"toujours {ready.json()} au lieu de {wanted}"
-        time.sleep(0.05)
-
-
 def test_a_new_published_index_is_served_without_restart(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     first = _build(settings)
     app = create_app(settings, loader=lambda: Retriever.open(settings, FakeEncoder(64)))
     with TestClient(app) as client:
-        _serving(client, first)
+        wait_until_serving(client, first)
         before = client.get("/v1/search", params={"q": "collecte des déchets"})
         assert before.headers["x-build-id"] == first
         old = app.state.index.retriever
 
         second = _build(settings, " version suivante")
-        _serving(client, second)
+        wait_until_serving(client, second)
         after = client.get("/v1/search", params={"q": "collecte des déchets"})
         assert after.status_code == 200 and after.headers["x-build-id"] == second
         assert app.state.index.swaps == 1
@@ -64,12 +55,12 @@ def test_a_new_published_index_is_served_without_restart(tmp_path: Path) -> None
         assert old.search("collecte des déchets", k=1).hits
 
 
-def test_a_broken_new_index_leaves_the_old_one_serving(tmp_path: Path) -> None:
+def test_a_broken_new_index_leaves_the_old_onewait_until_serving(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     first = _build(settings)
     app = create_app(settings, loader=lambda: Retriever.open(settings, FakeEncoder(64)))
     with TestClient(app) as client:
-        _serving(client, first)
+        wait_until_serving(client, first)
         second = _build(settings, " version abîmée")
         (settings.bundles_dir / second / MANIFEST_SIGNATURE_FILE).unlink()  # refused on load
         time.sleep(1.0)  # ten checks
@@ -77,4 +68,4 @@ def test_a_broken_new_index_leaves_the_old_one_serving(tmp_path: Path) -> None:
         assert ready["build_id"] == first and app.state.index.swaps == 0
         assert client.get("/v1/search", params={"q": "déchets"}).headers["x-build-id"] == first
         third = _build(settings, " version réparée")
-        _serving(client, third)
+        wait_until_serving(client, third)

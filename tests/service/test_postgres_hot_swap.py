@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from helpers.api_checks import wait_until_serving
 from helpers.records import DOCS, make_document, sample_passages
 
 from indexer.embedding.fake import FakeEncoder
@@ -40,16 +41,6 @@ def _publish(settings: ServiceSettings, extra: str = "", dim: int = 64) -> str:
         settings, passages, [make_document(k) for k in DOCS], FakeEncoder(dim), publish_bundle=False
     )
     return backend.publish_built(settings, folder, FakeEncoder(dim))
-
-
-def _serving(client: TestClient, wanted: str, timeout: float = 10.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        ready = client.get("/readyz")
-        if ready.status_code == 200 and ready.json()["build_id"] == wanted:
-            return ready.json()
-        assert time.monotonic() < deadline, f"toujours {ready.json()} au lieu de {wanted}"
-        time.sleep(0.05)
 
 
 class _Load:
@@ -89,12 +80,12 @@ def test_a_new_generation_is_served_under_load_without_a_failed_request(
     first = _publish(settings)
     app = create_app(settings, loader=lambda: Retriever.open(settings, FakeEncoder(64)))
     with TestClient(app) as client:
-        _serving(client, first)
+        wait_until_serving(client, first)
         old = app.state.index.retriever
         with _Load(client) as load:
             time.sleep(0.5)
             second = _publish(settings, " deuxième version")
-            _serving(client, second)
+            wait_until_serving(client, second)
             time.sleep(0.5)
         statuses = Counter(status for status, _ in load.seen.elements())
         assert set(statuses) == {200}, load.seen
@@ -104,19 +95,19 @@ def test_a_new_generation_is_served_under_load_without_a_failed_request(
         assert old.search("collecte des déchets", k=1).hits
 
         assert backend.rollback(settings) == first
-        ready = _serving(client, first)
+        ready = wait_until_serving(client, first)
         assert ready["build_id"] == first
         assert client.get("/v1/search", params={"q": "déchets"}).headers["x-build-id"] == first
 
 
-def test_a_generation_of_another_model_leaves_the_current_one_serving(
+def test_a_generation_of_another_model_leaves_the_current_onewait_until_serving(
     tmp_path: Path, database_url: str
 ) -> None:
     settings = _settings(tmp_path, database_url)
     first = _publish(settings)
     app = create_app(settings, loader=lambda: Retriever.open(settings, FakeEncoder(64)))
     with TestClient(app) as client:
-        _serving(client, first)
+        wait_until_serving(client, first)
         other = _publish(_settings(tmp_path, database_url, model="fake-32"), " autre modèle", dim=32)
         assert backend.published_generation(settings) == other
         time.sleep(1.0)  # ten checks
@@ -124,7 +115,7 @@ def test_a_generation_of_another_model_leaves_the_current_one_serving(
         answer = client.get("/v1/search", params={"q": "déchets"})
         assert answer.status_code == 200 and answer.headers["x-build-id"] == first
         third = _publish(settings, " retour au bon modèle")
-        _serving(client, third)
+        wait_until_serving(client, third)
 
 
 def test_search_answers_503_in_french_when_the_database_goes_away(tmp_path: Path, database_url: str) -> None:
@@ -132,7 +123,7 @@ def test_search_answers_503_in_french_when_the_database_goes_away(tmp_path: Path
     first = _publish(settings)
     app = create_app(settings, loader=lambda: Retriever.open(settings, FakeEncoder(64)))
     with TestClient(app) as client:
-        _serving(client, first)
+        wait_until_serving(client, first)
         retriever = app.state.index.retriever
         # The serving generation's tables vanish (dropped by hand): a clear 503, not a 500.
         import psycopg
