@@ -38,8 +38,11 @@ class Settings(BaseSettings):
         ),
     )
     model_backend: str = Field(
-        default="torch",
-        description="Moteur d'inférence du modèle: 'torch' ou 'onnx' (ONNX Runtime, quantifié int8).",
+        default="onnx-fp32",
+        description=(
+            "Moteur d'encodage des passages: 'onnx-fp32' (ONNX Runtime, float32, vecteurs équivalents à torch "
+            "et environ 1,4 fois plus rapide), 'torch' (sentence-transformers) ou 'onnx' (quantifié int8)."
+        ),
     )
     query_backend: str = Field(
         default="onnx",
@@ -49,7 +52,12 @@ class Settings(BaseSettings):
         ),
     )
     threads: int = Field(default=2, ge=1, le=64, description="Threads de calcul (torch, BLAS, FAISS).")
-    batch_size: int = Field(default=32, ge=1, le=1024, description="Taille des lots d'encodage.")
+    batch_size: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="Taille des lots d'encodage des passages (triés par longueur ; 8 : le plus rapide mesuré).",
+    )
     max_passage_tokens: int = Field(default=350, ge=64, le=510, description="Taille maximale d'un passage.")
 
     backend: str = Field(
@@ -86,8 +94,8 @@ class Settings(BaseSettings):
     @field_validator("model_backend", "query_backend")
     @classmethod
     def _known_backend(cls, value: str, info: ValidationInfo) -> str:
-        if value not in {"torch", "onnx"}:
-            raise ValueError(f"QFQ_{str(info.field_name).upper()} doit valoir 'torch' ou 'onnx'")
+        if value not in {"torch", "onnx", "onnx-fp32"}:
+            raise ValueError(f"QFQ_{str(info.field_name).upper()} doit valoir 'onnx-fp32', 'torch' ou 'onnx'")
         return value
 
     @property

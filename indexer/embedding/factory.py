@@ -62,7 +62,7 @@ def load_sentence_transformer_encoder(settings: Settings) -> Encoder:
     """
     if settings.model == PACKAGED_MODEL:
         prepared = prepare_variant(settings, settings.model_backend)
-        if settings.model_backend == "onnx":
+        if settings.model_backend in ("onnx", "onnx-fp32"):
             return OnnxEncoder(
                 prepared.path / ONNX_FILE,
                 prepared.path / "tokenizer.json",
@@ -73,6 +73,7 @@ def load_sentence_transformer_encoder(settings: Settings) -> Encoder:
                 batch_size=settings.batch_size,
                 query_prefix=QUERY_PREFIX,
                 passage_prefix=PASSAGE_PREFIX,
+                padded_batches=settings.model_backend == "onnx-fp32",
             )
         model = load_sentence_transformer_folder(prepared.path, threads=settings.threads)
         return SentenceTransformerEncoder(
@@ -83,9 +84,9 @@ def load_sentence_transformer_encoder(settings: Settings) -> Encoder:
             query_prefix=QUERY_PREFIX,
             passage_prefix=PASSAGE_PREFIX,
         )
-    if settings.model_backend == "onnx":
+    if settings.model_backend == "onnx":  # onnx-fp32, the default, means torch for another model
         raise ModelError(
-            f"Le moteur « onnx » n'est disponible que pour le modèle fourni « {PACKAGED_MODEL} ». "
+            f"Le moteur « {settings.model_backend} » n'est disponible que pour le modèle fourni « {PACKAGED_MODEL} ». "
             "Utilisez QFQ_MODEL_BACKEND=torch avec un autre modèle.",
             code="moteur_non_pris_en_charge",
         )

@@ -16,7 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_BACKENDS = ("torch", "onnx")
+_BACKENDS = ("onnx-fp32", "onnx", "torch")
 
 
 @app.command("prepare")
@@ -25,7 +25,10 @@ def prepare_command(
         str | None,
         typer.Option(
             "--moteur",
-            help="Ne préparer que la variante de ce moteur (torch ou onnx) ; par défaut les deux.",
+            help=(
+                "Ne préparer que la variante de ce moteur (onnx-fp32, onnx ou torch) ; par défaut celles "
+                "des réglages (QFQ_MODEL_BACKEND pour les passages, QFQ_QUERY_BACKEND pour les questions)."
+            ),
         ),
     ] = None,
 ) -> None:
@@ -36,12 +39,15 @@ def prepare_command(
     settings = cli_settings()
     if moteur is not None and moteur not in _BACKENDS:
         raise fail(
-            "--moteur doit valoir « torch » ou « onnx ».", code="option_invalide", exit_code=EXIT_USAGE
+            "--moteur doit valoir « onnx-fp32 », « onnx » ou « torch ».",
+            code="option_invalide",
+            exit_code=EXIT_USAGE,
         )
     if settings.model != PACKAGED_MODEL:
         _describe_external(settings)
         return
-    for variant in (moteur,) if moteur else _BACKENDS:
+    variants = (moteur,) if moteur else tuple(dict.fromkeys((settings.model_backend, settings.query_backend)))
+    for variant in variants:
         typer.echo(f"Préparation de {PACKAGED_MODEL} (moteur {variant})…")
         started = time.perf_counter()
         try:

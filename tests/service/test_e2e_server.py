@@ -44,7 +44,6 @@ def live_server(
         "QFQ_DATA_DIR": str(data_dir),
         "QFQ_CORPUS_DIR": str(subset_corpus),
         "QFQ_MODEL": "multilingual-e5-small",
-        "QFQ_MODEL_BACKEND": "torch",
         "QFQ_THREADS": "2",
         "QFQ_RATE_LIMIT_PER_MINUTE": "0",
     }

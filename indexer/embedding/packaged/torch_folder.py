@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from indexer.embedding.packaged.source import PASSAGE_PREFIX, QUERY_PREFIX, Pack
 from indexer.files import write_json
 
 WEIGHTS_FILE = "model.safetensors"
+_METADATA = {"format": "pt"}
 
 
 def _bert_config(cfg: E5Config) -> dict:
@@ -52,12 +54,23 @@ def _tokenizer_config(model: PackagedModel, max_length: int) -> dict:
     }
 
 
+def float32_weights_hash(model: PackagedModel) -> str:
+    """sha256 of the weights file `write_torch_folder` writes, computed without writing it.
+
+    The float32 ONNX graph computes with exactly these weights: it takes this identity, so that its vectors
+    and the sentence-transformers folder's share one embedding cache and one index.
+    """
+    from safetensors.numpy import save
+
+    return hashlib.sha256(save(bert_state_dict(model), metadata=_METADATA)).hexdigest()
+
+
 def write_torch_folder(model: PackagedModel, source: PackagedSource, dest: Path) -> str:
     """Write the sentence-transformers folder into `dest`; return the weights file name."""
     from safetensors.numpy import save_file
 
     cfg = model.config
-    save_file(bert_state_dict(model), str(dest / WEIGHTS_FILE), metadata={"format": "pt"})
+    save_file(bert_state_dict(model), str(dest / WEIGHTS_FILE), metadata=_METADATA)
     write_json(dest / "config.json", _bert_config(cfg))
     shutil.copyfile(source.tokenizer_path, dest / "tokenizer.json")
     write_json(dest / "tokenizer_config.json", _tokenizer_config(model, cfg.max_positions))

