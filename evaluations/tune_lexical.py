@@ -78,7 +78,7 @@ def tune(
     base: Retriever, gold: GoldSplit, settings: Sequence[LexicalSetting], k: int = 10
 ) -> list[tuple[LexicalSetting, float, float]]:
     """(setting, lexical nDCG@k, hybrid nDCG@k) of every setting, best hybrid first."""
-    rows = list(range(base.bundle.index.ntotal))
+    rows = list(range(base.bundle.store.count()))
     fields = [passage_fields(passage) for passage in base.bundle.store.get(rows)]
     results = []
     for number, setting in enumerate(settings, start=1):

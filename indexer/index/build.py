@@ -24,10 +24,12 @@ from indexer.index.bundle import (
     LEXICAL_FILE,
     MANIFEST_FILE,
     MANIFEST_SIGNATURE_FILE,
+    NO_VECTORS,
     STORE_FILE,
     VECTORS_FILE,
     ArtifactInfo,
     BundleManifest,
+    artifacts_of,
     sign_manifest,
 )
 from indexer.index.embed_cache import EmbeddingCache, embed_with_cache
@@ -133,6 +135,7 @@ def build_bundle(
     publish_bundle: bool = True,
     use_cache: bool = True,
     fields: Sequence[Mapping[str, str | Sequence[str]]] | None = None,
+    lexical_only: bool = False,
 ) -> Path:
     """Embed passages, write a bundle in a temporary folder and publish it atomically.
 
@@ -148,6 +151,8 @@ def build_bundle(
         use_cache: False embeds every passage again (the cache is still filled).
         fields: the passages' lexical fields when already analysed (see `indexer.corpus.passage_cache`);
             computed with `indexer.index.lexical.passage_field_texts` otherwise.
+        lexical_only: write no vectors (nothing is embedded): a bundle searched lexically, published first
+            on a fresh machine while the passages are embedded (its `vector_index.kind` is `NO_VECTORS`).
 
     Returns:
         The folder of the new bundle.
@@ -159,6 +164,8 @@ def build_bundle(
         raise ValueError("fields must have one entry per passage")
     if index_kind not in INDEX_KINDS:
         raise ValueError(f"unknown index kind {index_kind!r}")
+    if lexical_only and settings.backend != "embedded":
+        raise ValueError("a lexical-only bundle is published to the embedded backend only")
     if not passages:
         raise BundleError("Aucun passage à indexer : le corpus sélectionné est vide.", code="corpus_vide")
     duplicates = [pid for pid, n in Counter(p.id for p in passages).items() if n > 1]
@@ -183,7 +190,9 @@ def build_bundle(
         tmp.mkdir()
         try:
             embed_started = time.perf_counter()
-            vectors, embedded = _embed(settings, encoder, passages, use_cache, report)
+            vectors, embedded = (
+                (None, 0) if lexical_only else _embed(settings, encoder, passages, use_cache, report)
+            )
             embed_seconds = time.perf_counter() - embed_started
             index = _write_artifacts(
                 tmp, settings, passages, fields, summaries, vectors, index_kind, build_id, report
@@ -205,7 +214,7 @@ def build_bundle(
             )
             write_json(tmp / MANIFEST_FILE, manifest)
             sign_manifest(tmp)
-            for name in (*ARTIFACTS, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE):
+            for name in (*artifacts_of(manifest), MANIFEST_FILE, MANIFEST_SIGNATURE_FILE):
                 fsync_file(tmp / name)
             fsync_dir(tmp)
             _hook("manifest_written")
@@ -247,16 +256,18 @@ def _write_artifacts(
     passages: Sequence[Passage],
     fields: Sequence[Mapping[str, str | Sequence[str]]] | None,
     summaries: list[dict[str, Any]],
-    vectors: np.ndarray,
+    vectors: np.ndarray | None,
     index_kind: str,
     build_id: str,
     report: BuildProgress,
-) -> FaissIndex:
-    """Write the vector index, the passage store and the lexical postings into `folder`."""
-    report("index", 0, 0)
-    index = build_index(vectors, index_kind, threads=settings.threads)
-    index.save(folder / VECTORS_FILE)
-    _hook("index_written")
+) -> FaissIndex | None:
+    """Write the vector index (unless `vectors` is None), the passage store and the lexical postings."""
+    index = None
+    if vectors is not None:
+        report("index", 0, 0)
+        index = build_index(vectors, index_kind, threads=settings.threads)
+        index.save(folder / VECTORS_FILE)
+        _hook("index_written")
     report("store", 0, 0)
     if fields is None:
         fields = [passage_field_texts(p) for p in passages]
@@ -281,7 +292,7 @@ def _manifest(
     summaries: list[dict[str, Any]],
     *,
     build_id: str,
-    index: FaissIndex,
+    index: FaissIndex | None,
     only: Sequence[str] | None,
     started_at: datetime,
     seconds: float,
@@ -292,6 +303,7 @@ def _manifest(
     artifacts: dict[str, ArtifactInfo] = {
         name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
         for name in ARTIFACTS
+        if index is not None or name != VECTORS_FILE
     }
     return {
         "format_version": FORMAT_VERSION,
@@ -307,7 +319,11 @@ def _manifest(
             "backend": settings.model_backend,
             "max_passage_tokens": settings.max_passage_tokens,
         },
-        "vector_index": {"kind": index.kind, "metric": "inner_product", "ntotal": index.ntotal},
+        "vector_index": (
+            {"kind": index.kind, "metric": "inner_product", "ntotal": index.ntotal}
+            if index is not None
+            else {"kind": NO_VECTORS, "metric": "inner_product", "ntotal": 0}
+        ),
         "lexical": {
             "engine": "bm25 (FTS5 formula), numpy postings",
             "analyzer": "indexer.text.normalize.analyze: minuscules, accents repliés, mots vides, Snowball français",
@@ -330,7 +346,7 @@ def _manifest(
         "taxonomy_version": _taxonomy_version(),
         "embedding": {
             "embedded": embedded,
-            "from_cache": len(passages) - embedded,
+            "from_cache": len(passages) - embedded if index is not None else 0,
             "seconds": round(embed_seconds, 3),
         },
         "artifacts": artifacts,

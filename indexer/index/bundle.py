@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, cast
@@ -37,6 +38,20 @@ LEXICAL_FILE = "lexical.npz"
 
 
 ARTIFACTS = (STORE_FILE, VECTORS_FILE, LEXICAL_FILE)
+
+# `vector_index.kind` of a lexical-only bundle: published first on a fresh machine, while the passages
+# are embedded in the background (see `service.first_run`); it holds no vectors file.
+NO_VECTORS = "aucun"
+
+
+def has_vectors(manifest: Mapping[str, Any]) -> bool:
+    """False for a lexical-only bundle (no vector index yet)."""
+    return (manifest.get("vector_index") or {}).get("kind") != NO_VECTORS
+
+
+def artifacts_of(manifest: Mapping[str, Any]) -> tuple[str, ...]:
+    """The artifact files a bundle with this manifest holds."""
+    return ARTIFACTS if has_vectors(manifest) else (STORE_FILE, LEXICAL_FILE)
 
 
 CURRENT_LINK = "current"
@@ -123,7 +138,7 @@ class Bundle:
     path: Path
     manifest: BundleManifest
     store: PassageStore
-    index: FaissIndex
+    index: FaissIndex | None  # None: a lexical-only bundle
     lexical: LexicalIndex
 
     @property
@@ -244,7 +259,7 @@ def check_compatible(manifest: BundleManifest, settings: Settings, encoder: Enco
 
 def _check_artifacts(folder: Path, manifest: BundleManifest, verify_hashes: bool) -> None:
     artifacts = manifest.get("artifacts") or {}
-    for name in ARTIFACTS:
+    for name in artifacts_of(manifest):
         entry = artifacts.get(name)
         path = folder / name
         if not isinstance(entry, dict) or not path.is_file():
@@ -294,7 +309,11 @@ def load_bundle(
     _check_artifacts(folder, manifest, verify_hashes)
     set_threads(settings.threads)
     vector_meta = manifest.get("vector_index") or {}
-    index = load_index(folder / VECTORS_FILE, str(vector_meta.get("kind", "flat")), threads=settings.threads)
+    index = (
+        load_index(folder / VECTORS_FILE, str(vector_meta.get("kind", "flat")), threads=settings.threads)
+        if has_vectors(manifest)
+        else None
+    )
     try:
         lexical = LexicalIndex.load(folder / LEXICAL_FILE)
     except (OSError, ValueError, KeyError) as exc:
@@ -306,16 +325,17 @@ def load_bundle(
     found = {
         "passages (manifeste)": counts.get("passages"),
         "passages (base)": store.count(),
-        "vecteurs": index.ntotal,
         "lignes lexicales": lexical.n_rows,
     }
     dimension = (manifest.get("model") or {}).get("dimension")
-    if len(set(found.values())) != 1 or index.dim != dimension:
+    if index is not None:
+        found["vecteurs"] = index.ntotal
+    if len(set(found.values())) != 1 or (index is not None and index.dim != dimension):
         store.close()
         detail = ", ".join(f"{k} = {v}" for k, v in found.items())
+        dims = f", dimension {index.dim} / {dimension}" if index is not None else ""
         raise BundleError(
-            f"L'index {folder} est incohérent ({detail}, dimension {index.dim} / {dimension}). "
-            "Reconstruisez-le avec « qfq build ».",
+            f"L'index {folder} est incohérent ({detail}{dims}). Reconstruisez-le avec « qfq build ».",
             code="index_corrompu",
         )
     return Bundle(path=folder, manifest=manifest, store=store, index=index, lexical=lexical)

@@ -18,7 +18,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 _CHUNK = 900  # stays under SQLite's bound-parameter limit
 _SCAN_FROM = 2000  # from this many keys, read the whole table instead of looking keys up
 _BATCHES_PER_CHUNK = 4  # encoder batches embedded, then cached, between two progress updates
-_MIN_CHUNK = 64  # ... and at least this many texts
 
 
 def text_hash(text: str) -> str:
@@ -136,7 +135,7 @@ def embed_with_cache(
         progress(done, total)
     # Longest first: batches of similar lengths waste little padding, and the ETA errs on the safe side.
     keys = sorted(missing, key=lambda k: -len(texts[missing[k][0]]))
-    chunk = max(_MIN_CHUNK, batch_size * _BATCHES_PER_CHUNK)
+    chunk = batch_size * _BATCHES_PER_CHUNK
     for start in range(0, len(keys), chunk):
         batch = keys[start : start + chunk]
         vectors = np.asarray(

@@ -301,6 +301,13 @@ def _postings(bundle: Bundle) -> Iterator[tuple[str, float, bytes, bytes]]:
 
 def _copy(connection: psycopg.Connection[Any], number: int, bundle: Bundle) -> str:
     """Copy the bundle into the generation's tables; returns the content hash of what was sent."""
+    if bundle.index is None:
+        raise BundleError(
+            "Un index lexical seulement (sans vecteurs) ne se publie pas dans PostgreSQL : construisez "
+            "l'index complet avec « qfq build ».",
+            code="index_sans_vecteurs",
+        )
+    index = bundle.index
     digest = _Digest()
     with connection.cursor() as cursor:
         query = sql.SQL("COPY {} (rowid, {}) FROM STDIN").format(
@@ -315,7 +322,7 @@ def _copy(connection: psycopg.Connection[Any], number: int, bundle: Bundle) -> s
         ) as copy:
             for position, document in enumerate(bundle.store.documents()):
                 copy.write_row([position, document["key"], json.dumps(document, ensure_ascii=False)])
-        vectors = bundle.index.reconstruct(np.arange(bundle.index.ntotal, dtype=np.int64))
+        vectors = index.reconstruct(np.arange(index.ntotal, dtype=np.int64))
         with cursor.copy(
             sql.SQL("COPY {} (rowid, embedding) FROM STDIN WITH (FORMAT BINARY)").format(
                 _table(number, "vectors")

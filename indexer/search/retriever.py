@@ -79,11 +79,13 @@ class SearchResult:
     filters: SearchFilters = field(default_factory=SearchFilters)
     query_levels: tuple[str, ...] = ()  # levels of government the question names
     acronyms: tuple[tuple[str, str], ...] = ()  # (acronym, expansion) added to the question
+    effective_mode: str = ""  # what ranked the hits: `mode`, or "lexical" while the index has no vectors
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "query": self.query,
             "mode": self.mode,
+            "effective_mode": self.effective_mode or self.mode,
             "offset": self.offset,
             "total_candidates": self.total_candidates,
             "took_ms": round(self.took_ms, 2),
@@ -167,6 +169,9 @@ class Retriever:
         self._filters = FilterIndex(rows, self._documents, self._taxonomy)
         self._priors = Priors(rows)
         self._article_tags: dict[str, ArticleTags] | None = None
+        # A lexical-only bundle (published first on a fresh machine) has no vectors: every mode ranks
+        # lexically, a hybrid search still fusing the knowledge's evidence and the priors.
+        self.has_vectors = bundle.index is not None
 
     @classmethod
     def open(
@@ -267,6 +272,9 @@ class Retriever:
                 code="mode_invalide",
             )
         k, offset = max(1, int(k)), max(0, int(offset))
+        requested = mode
+        if not self.has_vectors and mode == "dense":
+            mode = "lexical"
         filters = filters or SearchFilters()
         allowed = self.mask(filters)
         depth = max(self.fusion.depth, (offset + k) * (3 if group_by_article else 1))
@@ -275,7 +283,7 @@ class Retriever:
         expansion = self._expand(searched)
         tokens = query_tokens(expansion.text)
         query_vector = None
-        if mode != "lexical":
+        if mode != "lexical" and self.has_vectors:
             query_vector = np.asarray(self.encoder.encode_queries([expansion.text]), dtype=np.float32)[0]
         levels = tuple(levels_named(searched, self._taxonomy)) if self._taxonomy else ()
         penalised = self._priors.factors(searched, self.fusion)
@@ -298,7 +306,8 @@ class Retriever:
             hits=self._hits(page, ranked, set(tokens), set(named), groups),
             total_candidates=len(ranked.ordered),
             took_ms=(time.perf_counter() - started) * 1000,
-            mode=mode,
+            mode=requested,
+            effective_mode=mode if self.has_vectors else "lexical",
             query=text,
             offset=offset,
             filters=filters,
@@ -336,8 +345,9 @@ class Retriever:
         """Dense, lexical (and evidence) candidate lists, their union and its order for the mode."""
         lexical_all = self.bundle.lexical.scores(tokens)
         dense_ids: list[int] = []
-        if query_vector is not None:
-            _, ids = self.bundle.index.search(query_vector[None, :], depth, allowed)
+        index = self.bundle.index
+        if query_vector is not None and index is not None:
+            _, ids = index.search(query_vector[None, :], depth, allowed)
             dense_ids = ids[0][ids[0] >= 0].tolist()
         lexical_ids: list[int] = []
         if mode != "dense":
@@ -421,9 +431,10 @@ class Retriever:
         ]
 
     def _dense_scores(self, query_vector: np.ndarray | None, rows: Sequence[int]) -> dict[int, float]:
-        if query_vector is None or not rows:
+        index = self.bundle.index
+        if query_vector is None or index is None or not rows:
             return {}
-        vectors = self.bundle.index.reconstruct(np.asarray(rows, dtype=np.int64))
+        vectors = index.reconstruct(np.asarray(rows, dtype=np.int64))
         return dict(zip(rows, (vectors @ query_vector).tolist(), strict=True))
 
     def _fuse(self, rows: Sequence[int], ranked: _Ranked) -> dict[int, float]:

@@ -6,7 +6,7 @@ import html
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from indexer.models import STATUS_LABELS, Passage, Status
 from indexer.search.filters import SearchFilters
@@ -14,6 +14,7 @@ from indexer.search.retriever import Hit, SearchResult
 from service.api.schemas import (
     AppliedFilters,
     LinkOut,
+    Mode,
     PassageDetail,
     Scores,
     SearchHit,
@@ -122,6 +123,7 @@ def search_response(
     return SearchResponse(
         query=result.query,
         mode=params.mode,
+        mode_effectif=cast(Mode, result.effective_mode or params.mode),
         k=params.k,
         offset=result.offset,
         total_candidates=result.total_candidates,

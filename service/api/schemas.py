@@ -213,6 +213,11 @@ class SearchResponse(BaseModel):
 
     query: str
     mode: Mode
+    mode_effectif: Mode = Field(
+        description="Le mode qui a classé les passages : celui demandé, ou « lexical » tant que l'index n'a pas "
+        "encore ses vecteurs (premier lancement : passages en cours d'encodage, voir /readyz).",
+        examples=["hybrid"],
+    )
     k: int
     offset: int
     total_candidates: int = Field(description="Nombre de passages candidats classés avant pagination.")
@@ -347,6 +352,20 @@ class Liveness(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class BuildProgressOut(BaseModel):
+    """Progress of the build that embeds the passages (first run), read from its progress file."""
+
+    model_config = ConfigDict(extra="allow")
+
+    etat: str = Field(description="en_cours, terminee, echec ou interrompue.", examples=["en_cours"])
+    etape: str = Field(description="lecture, embeddings, index, store, lexical, manifest, publish.")
+    faits: int = Field(description="Passages encodés (repris du cache compris).")
+    total: int = Field(description="Passages à encoder en tout.")
+    passages_par_seconde: float | None = None
+    reste_secondes: int | None = Field(default=None, description="Temps restant estimé.")
+    message: str = ""
+
+
 class Readiness(BaseModel):
     """The index is loaded and searches can be answered."""
 
@@ -354,6 +373,15 @@ class Readiness(BaseModel):
     build_id: str
     passages: int
     loaded_at: str
+    mode_effectif: Literal["hybrid", "lexical"] = Field(
+        description="« lexical » tant que l'index n'a pas ses vecteurs (premier lancement) : les recherches "
+        "sont alors lexicales, quel que soit le mode demandé.",
+    )
+    construction: BuildProgressOut | None = Field(
+        default=None,
+        description="Tant que l'index est lexical seulement : la progression de l'encodage des passages, "
+        "après quoi l'index hybride est publié et chargé sans redémarrage.",
+    )
 
 
 class ErrorContent(BaseModel):

@@ -23,7 +23,8 @@ from rich.progress import (
 from rich.text import Text
 
 from indexer.errors import QfqError
-from service.cli.output import cli_settings, fail
+from indexer.index.progress import FAILED, FINISHED, INTERRUPTED, ProgressFile, progress_path
+from service.cli.output import EXIT_USAGE, cli_settings, fail
 
 _STAGES = {
     "index": "Index vectoriel…",
@@ -66,10 +67,12 @@ class _RateColumn(ProgressColumn):
 
 
 class _EmbeddingProgress:
-    """Rich progress bar (rate and ETA) on a terminal; a line every 30 s in a log file."""
+    """Rich progress bar (rate and ETA) on a terminal; a line every 30 s in a log file; and the progress
+    file the service reads (`indexer.index.progress`)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, record: ProgressFile | None = None) -> None:
         self.console = console
+        self.record = record
         self.progress: Progress | None = None
         self.task: TaskID | None = None
         self.cached = 0
@@ -77,6 +80,8 @@ class _EmbeddingProgress:
         self.last_line = 0.0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.record is not None:
+            self.record.update(stage, done, total)
         if stage != "embeddings":
             self.stop()
             self.console.print(_STAGES.get(stage, stage))
@@ -142,6 +147,14 @@ def build(
         bool,
         typer.Option("--sans-cache", help="Relire tout le corpus et recalculer tous les embeddings."),
     ] = False,
+    lexical_only: Annotated[
+        bool,
+        typer.Option(
+            "--lexical-seulement",
+            help="Publier un index sans vecteurs (recherche lexicale seulement, en une à deux minutes) ; "
+            "c'est ce que fait le premier « qfq serve » avant d'encoder les passages en arrière-plan.",
+        ),
+    ] = False,
 ) -> None:
     """Construit l'index (passages, embeddings, index vectoriel et lexical) et le publie atomiquement.
 
@@ -158,6 +171,13 @@ def build(
     settings = cli_settings()
     started = time.perf_counter()
     keys = _split_keys(only)
+    if lexical_only and uses_database(settings):
+        raise fail(
+            "--lexical-seulement ne s'applique qu'à l'index local (QFQ_BACKEND=embedded).",
+            code="option_invalide",
+            exit_code=EXIT_USAGE,
+        )
+    record = ProgressFile(progress_path(settings.bundles_dir)) if not lexical_only else None
     try:
         if no_cache:
             clear_passage_cache(settings, sorted(keys) if keys else None)
@@ -175,7 +195,7 @@ def build(
         )
         console.print(f"Chargement du modèle {settings.model}…")
         encoder = load_encoder(settings)
-        reporter = _EmbeddingProgress(console)
+        reporter = _EmbeddingProgress(console, record)
         try:
             folder = build_bundle(
                 settings,
@@ -188,6 +208,7 @@ def build(
                 use_cache=not no_cache,
                 fields=corpus.fields,
                 publish_bundle=not uses_database(settings),
+                lexical_only=lexical_only,
             )
         finally:
             reporter.stop()
@@ -200,7 +221,15 @@ def build(
             build_id = publish_built(settings, folder, encoder)
             published = f"génération {build_id} de la base PostgreSQL (QFQ_DATABASE_URL)"
     except QfqError as exc:
+        if record is not None:
+            record.finish(FAILED, exc.message)
         raise fail(exc) from exc
+    except BaseException as exc:
+        if record is not None:
+            record.finish(FAILED if isinstance(exc, Exception) else INTERRUPTED, str(exc))
+        raise
+    if record is not None:
+        record.finish(FINISHED, build_id=bundle.build_id)
     seconds = time.perf_counter() - started
     manifest = bundle.manifest
     count = manifest["counts"]["passages"]
@@ -218,4 +247,8 @@ def build(
         f"  mémoire max     {french_size(peak_memory_bytes())}",
         f"  modèle          {manifest['model']['id']} (dimension {manifest['model']['dimension']})",
     ]
+    if lexical_only:
+        lines.insert(
+            2, "  vecteurs        aucun : recherche lexicale seulement, jusqu'à la construction complète"
+        )
     typer.echo("\n".join(lines))

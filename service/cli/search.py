@@ -105,6 +105,11 @@ def render_text(result, console: Console) -> None:  # noqa: ANN001 - indexer.sea
         Text(
             f"{shown} résultat(s) sur {result.total_candidates} candidats · {result.took_ms:.0f} ms · "
             f"mode {result.mode}"
+            + (
+                " (lexical : l'index n'a pas encore ses vecteurs)"
+                if result.effective_mode and result.effective_mode != result.mode
+                else ""
+            )
             + (f" · niveaux reconnus : {', '.join(result.query_levels)}" if result.query_levels else ""),
             style="dim",
         )

@@ -14,7 +14,13 @@ from service.threads import pin_thread_environment
 
 
 def ensure_bundle(settings: ServiceSettings, console: Console, only: list[str] | None = None) -> bool:
-    """Prepare the model and build the index if no index is published yet.
+    """Make sure an index is published before serving; on a fresh machine, a lexical one first.
+
+    With the embedded backend and no published index: prepare the model, build and publish a lexical-only
+    index (a minute or two), then embed the passages in a background build that publishes the hybrid
+    index, which the service switches to without a restart (`service.first_run`). A lexical-only index
+    published by an earlier run gets its background build started again. With PostgreSQL, the full index
+    is built first, as before.
 
     Args:
         settings: the process settings.
@@ -22,34 +28,55 @@ def ensure_bundle(settings: ServiceSettings, console: Console, only: list[str] |
         only: document keys when building a subset.
 
     Returns:
-        True when a build ran.
+        True when a build ran or was started.
 
     Raises:
         typer.Exit: the build failed (its French message is already printed).
     """
     from indexer.embedding.packaged.source import PACKAGED_MODEL
-    from indexer.index.backend import published_generation, where
+    from indexer.index.backend import published_generation, uses_database, where
+    from indexer.index.bundle import current_bundle_path, has_vectors, read_manifest
+    from service.cli.build import build
+    from service.first_run import build_log_path, start_background_build
 
     try:
-        if published_generation(settings) is not None:
-            return False
+        published = published_generation(settings)
     except QfqError as exc:
         raise fail(exc) from exc
-    console.print(
-        f"Aucun index publié dans {where(settings)} : préparation du modèle et construction de l'index "
-        "(première installation)."
-    )
-    if settings.model == PACKAGED_MODEL:
-        from indexer.embedding.packaged.prepare import prepare_model
-
-        console.print(f"Préparation du modèle {settings.model}…")
+    lexical_first = not uses_database(settings)
+    if published is not None:
+        if not lexical_first:
+            return False
         try:
-            prepare_model(settings, progress=lambda message: console.print(f"  {message}"))
-        except QfqError as exc:
-            raise fail(exc) from exc
-    from service.cli.build import build
+            manifest = read_manifest(current_bundle_path(settings))
+        except QfqError:
+            return False  # the service reports the damaged index itself
+        if has_vectors(manifest):
+            return False
+        only = (manifest.get("corpus") or {}).get("only") or only
+        console.print("L'index publié n'a pas encore ses vecteurs : reprise de l'encodage en arrière-plan.")
+    else:
+        console.print(f"Aucun index publié dans {where(settings)} : première installation.")
+        if settings.model == PACKAGED_MODEL:
+            from indexer.embedding.packaged.prepare import prepare_model
 
-    build(only=only, strict=False, index_kind="flat", no_cache=False)
+            console.print(f"Préparation du modèle {settings.model}…")
+            try:
+                prepare_model(settings, progress=lambda message: console.print(f"  {message}"))
+            except QfqError as exc:
+                raise fail(exc) from exc
+        if not lexical_first:
+            build(only=only, strict=False, index_kind="flat", no_cache=False, lexical_only=False)
+            return True
+        console.print("Index lexical d'abord : le service répond dans une à deux minutes.")
+        build(only=only, strict=False, index_kind="flat", no_cache=False, lexical_only=True)
+    start_background_build(settings, only)
+    console.print(
+        "Encodage des passages en arrière-plan (environ 45 minutes sur 2 cœurs ; journal : "
+        f"{build_log_path(settings)}) : la recherche devient hybride d'elle-même quand il se termine. "
+        "En attendant, elle est lexicale (bandeau sur la page, « mode_effectif » dans l'API, "
+        "progression sur /readyz)."
+    )
     return True
 
 

@@ -78,12 +78,40 @@ def live_server(
             process.wait(10)
 
 
-def test_fresh_start_builds_then_answers_over_http(live_server: tuple[str, Path]) -> None:
+def _wait_for_hybrid(client: httpx.Client, log: Path) -> dict:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        ready = client.get("/readyz").json()
+        if ready.get("mode_effectif") == "hybrid":
+            return ready
+        assert time.monotonic() < deadline, (
+            f"pas d'index hybride à temps :\n{log.read_text(errors='replace')}"
+        )
+        time.sleep(0.5)
+
+
+def test_fresh_start_answers_lexically_then_switches_to_hybrid(live_server: tuple[str, Path]) -> None:
+    """The first run serves a lexical index at once, embeds in the background, then swaps without restart."""
     base, log = live_server
     output = log.read_text(errors="replace")
-    assert "Aucun index publié" in output and "Index publié" in output
+    assert "Aucun index publié" in output and "Index lexical d'abord" in output
     with httpx.Client(base_url=base, timeout=30) as client:
-        ready = client.get("/readyz").json()
+        first = client.get("/readyz").json()
+        assert first["mode_effectif"] == "lexical", first  # the embedding build takes longer than loading
+        assert first["construction"]["etat"] == "en_cours"
+        lexical = client.get(
+            "/v1/search", params={"q": "Qui assure la collecte des déchets ménagers ?"}
+        ).json()
+        assert lexical["mode"] == "hybrid" and lexical["mode_effectif"] == "lexical"
+        assert lexical["hits"] and lexical["build_id"] == first["build_id"]
+        assert all(hit["scores"]["dense"] is None for hit in lexical["hits"])
+        assert "Recherche lexicale seulement" in client.get("/").text
+
+        ready = _wait_for_hybrid(client, log)
+        assert ready["build_id"] != first["build_id"] and ready["construction"] is None
+        assert "Recherche lexicale seulement" not in client.get("/").text
+        built = (log.parent / "logs" / "construction.log").read_text(errors="replace")
+        assert "Index publié" in built
         assert ready["passages"] > 250
         manifest = client.get("/v1/index").json()
         assert (
@@ -95,7 +123,8 @@ def test_fresh_start_builds_then_answers_over_http(live_server: tuple[str, Path]
             "/v1/search", params={"q": "Qui assure la collecte des déchets ménagers ?", "k": 5}
         ).json()
         assert answer["hits"][0]["passage_id"].startswith("cgct/L2224-1")
-        assert answer["build_id"] == ready["build_id"]
+        assert answer["build_id"] == ready["build_id"] and answer["mode_effectif"] == "hybrid"
+        assert answer["hits"][0]["scores"]["dense"] is not None
 
         powers = client.post(
             "/v1/search",

@@ -16,8 +16,9 @@ from service.api.schemas import (
     TaxonomyOut,
     TaxonomyTerm,
 )
-from service.deps import IndexStateDep, RetrieverDep, reject_unknown_query
+from service.deps import IndexStateDep, RetrieverDep, SettingsDep, reject_unknown_query
 from service.errors import ApiError, error_response
+from service.first_run import index_status
 
 router = APIRouter(
     dependencies=[Depends(reject_unknown_query)],
@@ -111,7 +112,7 @@ async def livez() -> Liveness:
     response_model=Readiness,
     responses=error_responses(503),
 )
-async def readyz(state: IndexStateDep) -> Response | Readiness:
+async def readyz(state: IndexStateDep, settings: SettingsDep) -> Response | Readiness:
     """200 quand un index valide est chargé ; 503 (forme d'erreur commune) avant, ou s'il n'a pas pu l'être."""
     retriever = state.retriever
     if retriever is None:
@@ -122,10 +123,13 @@ async def readyz(state: IndexStateDep) -> Response | Readiness:
             else "Index en cours de chargement."
         )
         return error_response(503, "index_indisponible", message, {"cause": cause}, {"Retry-After": "5"})
+    status = index_status(retriever, settings)
     return Readiness(
         build_id=retriever.build_id,
         passages=int(retriever.manifest.get("counts", {}).get("passages", 0)),
         loaded_at=state.loaded_at,
+        mode_effectif=status["mode_effectif"],
+        construction=status["construction"],
     )
 
 

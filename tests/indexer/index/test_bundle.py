@@ -64,7 +64,7 @@ def test_round_trip(settings: Settings, passages: list[Passage], documents: list
         "dimension": 64,
         "normalisation": "l2",
         "setting": "fake-64",
-        "backend": "torch",
+        "backend": "onnx-fp32",
         "max_passage_tokens": 350,
     }
     assert manifest["counts"]["passages"] == len(passages) == bundle.store.count() == bundle.index.ntotal

@@ -110,6 +110,7 @@ def test_csv_cells_cannot_run_as_formulas() -> None:
     response = SearchResponse(
         query="q",
         mode="hybrid",
+        mode_effectif="hybrid",
         k=1,
         offset=0,
         total_candidates=1,
