@@ -14,6 +14,7 @@ from helpers.corpus_subset import make_subset_corpus
 from indexer.corpus.passage_cache import load_passages_cached
 from indexer.embedding.fake import FakeEncoder
 from indexer.index.build import build_bundle
+from indexer.index.bundle import NO_VECTORS, VECTORS_FILE, has_vectors, read_manifest
 from indexer.search.retriever import Retriever
 from service.app import create_app
 from service.settings import ServiceSettings
@@ -72,3 +73,35 @@ def make_app(fake_settings: ServiceSettings, retriever: Retriever) -> AppFactory
 def client(make_app: AppFactory) -> Iterator[TestClient]:
     with TestClient(make_app()) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def lexical_settings(
+    fake_settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory
+) -> ServiceSettings:
+    return fake_settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("first-run")})
+
+
+@pytest.fixture(scope="session")
+def lexical_retriever(lexical_settings: ServiceSettings) -> Iterator[Retriever]:
+    """A lexical-only bundle of the subset (what the first run publishes), checked, and its retriever."""
+    corpus = load_passages_cached(lexical_settings)
+    folder = build_bundle(
+        lexical_settings,
+        corpus.passages,
+        corpus.documents,
+        FakeEncoder(64),
+        fields=corpus.fields,
+        lexical_only=True,
+    )
+    manifest = read_manifest(folder)
+    assert manifest["vector_index"]["kind"] == NO_VECTORS and not has_vectors(manifest)
+    assert not (folder / VECTORS_FILE).exists() and VECTORS_FILE not in manifest["artifacts"]
+    assert manifest["embedding"] == {
+        "embedded": 0,
+        "from_cache": 0,
+        "seconds": manifest["embedding"]["seconds"],
+    }
+    opened = Retriever.open(lexical_settings, FakeEncoder(64))
+    yield opened
+    opened.bundle.close()

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.corpus.passage_cache import load_passages_cached
 from indexer.embedding.fake import FakeEncoder
 from indexer.errors import BundleError
 from indexer.index.build import build_bundle
-from indexer.index.bundle import NO_VECTORS, VECTORS_FILE, has_vectors, load_bundle, read_manifest
+from indexer.index.bundle import load_bundle
 from indexer.index.progress import (
     INTERRUPTED,
     PROGRESS_FILE,
@@ -26,42 +25,10 @@ from indexer.index.progress import (
     progress_path,
     read_progress,
 )
-from indexer.search.retriever import Retriever
 from service.app import create_app
 from service.settings import ServiceSettings
 
 QUESTION = "Qui assure la collecte des déchets ménagers ?"
-
-
-@pytest.fixture(scope="module")
-def lexical_settings(
-    fake_settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory
-) -> ServiceSettings:
-    return fake_settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("first-run")})
-
-
-@pytest.fixture(scope="module")
-def lexical_retriever(lexical_settings: ServiceSettings):
-    corpus = load_passages_cached(lexical_settings)
-    folder = build_bundle(
-        lexical_settings,
-        corpus.passages,
-        corpus.documents,
-        FakeEncoder(64),
-        fields=corpus.fields,
-        lexical_only=True,
-    )
-    manifest = read_manifest(folder)
-    assert manifest["vector_index"]["kind"] == NO_VECTORS and not has_vectors(manifest)
-    assert not (folder / VECTORS_FILE).exists() and VECTORS_FILE not in manifest["artifacts"]
-    assert manifest["embedding"] == {
-        "embedded": 0,
-        "from_cache": 0,
-        "seconds": manifest["embedding"]["seconds"],
-    }
-    opened = Retriever.open(lexical_settings, FakeEncoder(64))
-    yield opened
-    opened.bundle.close()
 
 
 def test_lexical_only_bundle_is_searched_lexically_in_every_mode(lexical_retriever, retriever) -> None:

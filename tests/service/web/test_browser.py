@@ -20,6 +20,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from indexer.index.progress import ProgressFile, progress_path
 from indexer.search.retriever import Retriever
 from service.app import create_app
 from service.settings import ServiceSettings
@@ -211,3 +212,48 @@ def test_the_changes_page_lists_l5214_16_and_links_the_feed(
     assert feed and "/v1/changements.atom?niveau=communaute-de-communes&theme=eau-assainissement" in feed
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "changements.png"))
+
+
+def test_the_first_run_banner_says_the_search_is_lexical_for_now(
+    browser: webdriver.Chrome, lexical_settings: ServiceSettings, lexical_retriever: Retriever
+) -> None:
+    """Served from the lexical-only index while the passages are embedded: a banner on every page."""
+    record = ProgressFile(progress_path(lexical_settings.bundles_dir))
+    record.update("embeddings", 300, 1200)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(lexical_settings, retriever=lexical_retriever),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "le serveur n'a pas démarré"
+        time.sleep(0.05)
+    try:
+        browser.get(f"http://127.0.0.1:{port}/")
+        banner = browser.find_element(By.CSS_SELECTOR, "p.bandeau-index")
+        assert banner.get_attribute("role") == "status" and banner.is_displayed()
+        assert (
+            banner.text.startswith("Recherche lexicale seulement, pour l'instant.") and "25 %" in banner.text
+        )
+        assert banner.location["y"] < browser.find_element(By.ID, "contenu").location["y"]
+        box = browser.find_element(By.ID, "q")
+        box.send_keys("Notre communauté de communes doit-elle gérer la collecte des ordures ménagères ?")
+        box.send_keys(Keys.ENTER)
+        WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "li.hit"))
+        )
+        # The knowledge answers and the passages are listed, under the banner.
+        assert browser.find_elements(By.CSS_SELECTOR, "article.reponse")
+        assert browser.find_element(By.CSS_SELECTOR, "p.bandeau-index").is_displayed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "premier-lancement.png"))
+    finally:
+        server.should_exit = True
+        thread.join(10)
