@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from indexer.index.bundle import current_bundle_path
+from indexer.index.bundle import current_bundle_path, has_vectors, read_manifest
+from service import first_run
 from service.cli.main import app as cli
 from service.settings import ServiceSettings
 from service.threads import THREAD_VARIABLES
@@ -35,7 +36,17 @@ def fresh_env(
     return data_dir
 
 
-def test_serve_builds_the_index_then_runs_uvicorn(fresh_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def background_builds(monkeypatch: pytest.MonkeyPatch) -> list[list[str] | None]:
+    """The background builds `qfq serve` starts (recorded instead of run: `test_e2e_server.py` runs one)."""
+    started: list[list[str] | None] = []
+    monkeypatch.setattr(first_run, "start_background_build", lambda settings, only=None: started.append(only))
+    return started
+
+
+def test_serve_publishes_a_lexical_index_first_then_runs_uvicorn(
+    fresh_env: Path, monkeypatch: pytest.MonkeyPatch, background_builds: list
+) -> None:
     calls: list[dict[str, Any]] = []
 
     def fake_run(app: FastAPI, **options: Any) -> None:
@@ -44,22 +55,33 @@ def test_serve_builds_the_index_then_runs_uvicorn(fresh_env: Path, monkeypatch: 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     result = CliRunner().invoke(cli, ["serve", "--host", "127.0.0.1", "--port", "8123"])
     assert result.exit_code == 0, result.output
-    assert "Aucun index publié" in result.output and "Index publié" in result.output
+    assert "Aucun index publié" in result.output and "Index lexical d'abord" in result.output
+    assert "Index publié" in result.output and "Encodage des passages en arrière-plan" in result.output
     assert "Service sur http://127.0.0.1:8123/" in result.output
     settings = ServiceSettings()
-    assert current_bundle_path(settings).is_dir()
+    assert not has_vectors(read_manifest(current_bundle_path(settings)))
+    assert background_builds == [None]
     assert [(c["host"], c["port"], c["access_log"]) for c in calls] == [("127.0.0.1", 8123, False)]
     assert all(os.environ[name] == "1" for name in THREAD_VARIABLES)  # one compute thread per search
     app = calls[0]["app"]
     with TestClient(app) as client:
         assert app.state.index.wait(30)
-        hits = client.get("/v1/search", params={"q": "collecte des déchets"}).json()["hits"]
-        assert hits and hits[0]["doc_key"] == "cgct"
+        body = client.get("/v1/search", params={"q": "collecte des déchets"}).json()
+        assert body["mode_effectif"] == "lexical" and body["hits"][0]["doc_key"] == "cgct"
 
+    # Restarted before the passages are embedded: the background build starts again (it resumes).
     calls.clear()
     again = CliRunner().invoke(cli, ["serve"])
     assert again.exit_code == 0 and "Aucun index publié" not in again.output
-    assert calls[0]["port"] == 8000
+    assert "reprise de l'encodage" in again.output and background_builds == [None, None]
+
+    # Once the full build has published the hybrid index, serve just serves it.
+    assert CliRunner().invoke(cli, ["build"]).exit_code == 0
+    calls.clear()
+    last = CliRunner().invoke(cli, ["serve"])
+    assert last.exit_code == 0 and "Encodage des passages" not in last.output and "reprise" not in last.output
+    assert background_builds == [None, None] and calls[0]["port"] == 8000
+    assert has_vectors(read_manifest(current_bundle_path(settings)))
 
 
 def test_serve_without_build_starts_not_ready(fresh_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
