@@ -133,11 +133,11 @@ def embed_with_cache(
     done = total - sum(len(rows) for rows in missing.values())
     if progress is not None:
         progress(done, total)
-    # Longest first: batches of similar lengths waste little padding, and the ETA errs on the safe side.
+    # Sorted by length, so that batches of similar lengths waste little padding; the chunks are then taken
+    # longest, shortest, second longest..., so that passages/s (and the time left shown) is steady.
     keys = sorted(missing, key=lambda k: -len(texts[missing[k][0]]))
     chunk = batch_size * _BATCHES_PER_CHUNK
-    for start in range(0, len(keys), chunk):
-        batch = keys[start : start + chunk]
+    for batch in _alternate([keys[start : start + chunk] for start in range(0, len(keys), chunk)]):
         vectors = np.asarray(
             encoder.encode_passages([texts[missing[k][0]] for k in batch], batch_size=batch_size),
             dtype=np.float32,
@@ -151,3 +151,15 @@ def embed_with_cache(
         if progress is not None:
             progress(done, total)
     return out, len(keys)
+
+
+def _alternate(items: list[list[str]]) -> list[list[str]]:
+    """[a, b, c, d, e] -> [a, e, b, d, c]: first and last in turn, towards the middle."""
+    out = []
+    low, high = 0, len(items) - 1
+    while low <= high:
+        out.append(items[low])
+        if low != high:
+            out.append(items[high])
+        low, high = low + 1, high - 1
+    return out
