@@ -46,6 +46,19 @@ def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
     return sha256_file(Path(path))
 
 
+def pid_alive(pid: int) -> bool:
+    """True when a process `pid` exists (this one included), even if owned by another user."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def fsync_file(path: Path) -> None:
     """Flush a written file to disk."""
     with open(path, "rb") as handle:

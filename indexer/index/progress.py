@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexer.files import pid_alive
+
 PROGRESS_FILE = ".construction.json"  # hidden: the folder otherwise holds bundles and their links
 WRITE_EVERY = 2.0
 
@@ -30,16 +32,6 @@ def progress_path(bundles_dir: Path) -> Path:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ProgressFile:
@@ -110,6 +102,6 @@ def read_progress(bundles_dir: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         return None
     pid = data.get("pid")
-    if data.get("etat") == RUNNING and (not isinstance(pid, int) or not _pid_alive(pid)):
+    if data.get("etat") == RUNNING and (not isinstance(pid, int) or not pid_alive(pid)):
         data["etat"] = INTERRUPTED
     return data

@@ -42,7 +42,7 @@ from indexer.embedding.packaged.source import (
 )
 from indexer.embedding.packaged.torch_folder import float32_weights_hash, write_torch_folder
 from indexer.errors import ModelError
-from indexer.files import file_sha256, write_json
+from indexer.files import file_sha256, pid_alive, write_json
 
 if TYPE_CHECKING:
     from indexer.settings import Settings
@@ -179,23 +179,11 @@ def _discard(folder: Path) -> None:
 def _clean_stale_temporaries(models_dir: Path, name: str) -> None:
     for leftover in models_dir.glob(f".tmp-{name}-*"):
         pid = leftover.name.rsplit("-", 2)[-2] if leftover.name.count("-") >= 2 else ""
-        if pid.isdigit() and _pid_alive(int(pid)):
+        if pid.isdigit() and pid_alive(int(pid)):
             continue
         shutil.rmtree(leftover, ignore_errors=True)
     for leftover in models_dir.glob(f".trash-{name}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _to_prepared(folder: Path, manifest: dict, reused: bool) -> PreparedModel:

@@ -7,6 +7,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,12 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = REPO / "test-artifacts"
 
 
-@pytest.fixture(scope="module")
-def server_url(fake_settings: ServiceSettings, retriever: Retriever) -> Iterator[str]:
-    """A real uvicorn server on loopback, in a thread, over the subset bundle."""
+@contextmanager
+def served(settings: ServiceSettings, retriever: Retriever) -> Iterator[str]:
+    """A real uvicorn server on loopback, in a thread, over `retriever`; yields its address."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(fake_settings, retriever=retriever), host="127.0.0.1", port=port, log_level="warning"
+        create_app(settings, retriever=retriever), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -46,9 +47,18 @@ def server_url(fake_settings: ServiceSettings, retriever: Retriever) -> Iterator
     while not server.started:
         assert time.monotonic() < deadline, "le serveur n'a pas démarré"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server_url(fake_settings: ServiceSettings, retriever: Retriever) -> Iterator[str]:
+    """The server of the subset bundle."""
+    with served(fake_settings, retriever) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -220,23 +230,8 @@ def test_the_first_run_banner_says_the_search_is_lexical_for_now(
     """Served from the lexical-only index while the passages are embedded: a banner on every page."""
     record = ProgressFile(progress_path(lexical_settings.bundles_dir))
     record.update("embeddings", 300, 1200)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(lexical_settings, retriever=lexical_retriever),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "le serveur n'a pas démarré"
-        time.sleep(0.05)
-    try:
-        browser.get(f"http://127.0.0.1:{port}/")
+    with served(lexical_settings, lexical_retriever) as url:
+        browser.get(url + "/")
         banner = browser.find_element(By.CSS_SELECTOR, "p.bandeau-index")
         assert banner.get_attribute("role") == "status" and banner.is_displayed()
         assert (
@@ -254,6 +249,3 @@ def test_the_first_run_banner_says_the_search_is_lexical_for_now(
         assert browser.find_element(By.CSS_SELECTOR, "p.bandeau-index").is_displayed()
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "premier-lancement.png"))
-    finally:
-        server.should_exit = True
-        thread.join(10)
