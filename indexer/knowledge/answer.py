@@ -184,6 +184,11 @@ class Answerer:
             for phrase in subject.phrases
         ]
         self._phrases = [p for p in self._phrases if p.words]
+        # Positions of the phrases by first word: a question is only checked against the phrases whose
+        # first word it contains, in the original order.
+        self._by_first_word: dict[str, list[int]] = {}
+        for position, phrase in enumerate(self._phrases):
+            self._by_first_word.setdefault(phrase.words[0], []).append(position)
         self._competences = {c.id: c for c in knowledge.competences}
         self._obligations = {o.id: o for o in knowledge.obligations}
 
@@ -195,7 +200,8 @@ class Answerer:
         """
         words = analyze(expand_acronyms(question).text)
         best: dict[str, _Phrase] = {}
-        for phrase in self._phrases:
+        positions = sorted(p for word in set(words) for p in self._by_first_word.get(word, ()))
+        for phrase in (self._phrases[p] for p in positions):
             if _contains(words, phrase.words):
                 current = best.get(phrase.subject.id)
                 if current is None or len(phrase.tokens) > len(current.tokens):

@@ -45,22 +45,59 @@ class Citation:
         }
 
 
+# Runs of whitespace and runs of anything else (`\s` is `str.isspace` on str patterns).
+_RUNS = re.compile(r"\s+|\S+")
+_CHAR_FOLDS: dict[str, str] = {}  # fold of each character met (a few hundred distinct ones)
+_ONE_TO_ONE: set[str] = set()  # characters met whose fold is one character
+
+
+def _fold_char(char: str) -> str:
+    folded = _CHAR_FOLDS.get(char)
+    if folded is None:
+        folded = _CHAR_FOLDS[char] = fold(char)
+    return folded
+
+
+def _folds_one_to_one(text: str) -> bool:
+    """Whether folding `text` keeps each character's place: each folds to exactly one character, and no
+    capital sigma (the one character whose lower case depends on its neighbours)."""
+    chars = set(text)
+    if chars <= _ONE_TO_ONE:
+        return True
+    if "Σ" in chars:
+        return False
+    for char in chars - _ONE_TO_ONE:
+        if len(_fold_char(char)) != 1:
+            return False
+        _ONE_TO_ONE.add(char)
+    return True
+
+
 def _folded_with_map(text: str) -> tuple[str, list[int]]:
-    """Folded text with runs of whitespace collapsed, and the source index of every folded character."""
+    """Folded text with runs of whitespace collapsed, and the source index of every folded character.
+
+    Each character is folded on its own, leading whitespace is dropped and any other run of whitespace
+    becomes one space at the run's first index. When every character folds to one (nearly always), the
+    text is folded at once and each word run keeps its indexes as a range.
+    """
     out: list[str] = []
     positions: list[int] = []
-    previous_space = True
-    for index, char in enumerate(text):
-        if char.isspace():
-            if not previous_space:
+    whole = fold(text) if _folds_one_to_one(text) else None
+    for match in _RUNS.finditer(text):
+        start, end = match.span()
+        if text[start].isspace():
+            if start:
                 out.append(" ")
-                positions.append(index)
-            previous_space = True
+                positions.append(start)
             continue
-        previous_space = False
-        for folded in fold(char):
-            out.append(folded)
-            positions.append(index)
+        if whole is not None:
+            out.append(whole[start:end])
+            positions.extend(range(start, end))
+            continue
+        for offset, char in enumerate(match.group()):
+            piece = _fold_char(char)
+            out.append(piece)
+            positions.extend([start + offset] * len(piece))
     return "".join(out), positions
 
 
@@ -72,6 +109,11 @@ def locate(text: str, anchor: str) -> tuple[int, int] | None:
     """
     needle, _ = _folded_with_map(anchor.strip())
     if not needle:
+        return None
+    # Folding the whole text at once gives the same characters as folding each one, except that the lower
+    # case of a capital sigma depends on its neighbours: without one, an anchor absent from the folded,
+    # whitespace-collapsed text is absent, found in C instead of character by character.
+    if "Σ" not in text and needle.strip() not in fold(" ".join(text.split())):
         return None
     haystack, positions = _folded_with_map(text)
     found = haystack.find(needle.strip())
