@@ -47,6 +47,7 @@ class Citation:
 
 # Runs of whitespace and runs of anything else (`\s` is `str.isspace` on str patterns).
 _RUNS = re.compile(r"\s+|\S+")
+_WORD = re.compile(r"\S+")
 _CHAR_FOLDS: dict[str, str] = {}  # fold of each character met (a few hundred distinct ones)
 _ONE_TO_ONE: set[str] = set()  # characters met whose fold is one character
 
@@ -78,7 +79,7 @@ def _folded_with_map(text: str) -> tuple[str, list[int]]:
 
     Each character is folded on its own, leading whitespace is dropped and any other run of whitespace
     becomes one space at the run's first index. When every character folds to one (nearly always), the
-    text is folded at once and each word run keeps its indexes as a range.
+    text, else each such word, is folded at once and keeps its indexes as a range.
     """
     out: list[str] = []
     positions: list[int] = []
@@ -94,11 +95,28 @@ def _folded_with_map(text: str) -> tuple[str, list[int]]:
             out.append(whole[start:end])
             positions.extend(range(start, end))
             continue
-        for offset, char in enumerate(match.group()):
+        run = match.group()
+        if _folds_one_to_one(run):
+            out.append(fold(run))
+            positions.extend(range(start, end))
+            continue
+        for offset, char in enumerate(run):
             piece = _fold_char(char)
             out.append(piece)
             positions.extend([start + offset] * len(piece))
     return "".join(out), positions
+
+
+def _source_index(text: str, index: int) -> int:
+    """Index in `text` of character `index` of its words joined by single spaces (a joining space: the
+    first index of the whitespace it stands for)."""
+    offset = 0
+    for match in _WORD.finditer(text):
+        start, end = match.span()
+        if index <= offset + end - start:
+            return start + index - offset
+        offset += end - start + 1
+    raise IndexError(index)
 
 
 def locate(text: str, anchor: str) -> tuple[int, int] | None:
@@ -110,16 +128,20 @@ def locate(text: str, anchor: str) -> tuple[int, int] | None:
     needle, _ = _folded_with_map(anchor.strip())
     if not needle:
         return None
-    # Folding the whole text at once gives the same characters as folding each one, except that the lower
-    # case of a capital sigma depends on its neighbours: without one, an anchor absent from the folded,
-    # whitespace-collapsed text is absent, found in C instead of character by character.
-    if "Σ" not in text and needle.strip() not in fold(" ".join(text.split())):
-        return None
+    wanted = needle.strip()
+    if wanted and _folds_one_to_one(text):
+        # Folding keeps each character's place: the folded words joined by single spaces are the folded
+        # text `_folded_with_map` builds (less a trailing space no match can end on), searched in C, and
+        # only the two ends of a match are mapped back.
+        found = fold(" ".join(text.split())).find(wanted)
+        if found < 0:
+            return None
+        return _source_index(text, found), _source_index(text, found + len(wanted) - 1) + 1
     haystack, positions = _folded_with_map(text)
-    found = haystack.find(needle.strip())
+    found = haystack.find(wanted)
     if found < 0:
         return None
-    end = found + len(needle.strip()) - 1
+    end = found + len(wanted) - 1
     return positions[found], positions[end] + 1
 
 

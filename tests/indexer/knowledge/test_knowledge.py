@@ -630,6 +630,15 @@ def test_locate_matches_the_per_character_search(text: str, anchor: str) -> None
     assert locate(text, anchor) == _locate_per_character(text, anchor)
 
 
+@settings(max_examples=400)
+@given(
+    text=st.text(alphabet=st.sampled_from("aeÉé ’\u00a0\n\t\x1c°-."), max_size=30),
+    anchor=st.text(alphabet=st.sampled_from("aeÉé ’\u00a0°-."), min_size=1, max_size=4),
+)
+def test_locate_in_texts_folded_in_place_matches_the_per_character_search(text: str, anchor: str) -> None:
+    assert locate(text, anchor) == _locate_per_character(text, anchor)
+
+
 def test_cite_picks_the_part_holding_the_anchor(lookup: CorpusLookup) -> None:
     (whole,) = lookup.passages_of_article("cgct", "L5214-16")
     first = replace(whole, id="cgct/L5214-16#1", text="I. — Aménagement de l'espace.")
