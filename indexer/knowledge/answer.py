@@ -32,6 +32,7 @@ from indexer.knowledge.model import (
 )
 from indexer.knowledge.profile import ObligationResult, Profile, evaluate_obligation
 from indexer.knowledge.rules import Outcome, Verdict
+from indexer.models import Passage
 from indexer.text.acronyms import expand_acronyms
 from indexer.text.normalize import analyze, fold
 from indexer.text.tagging import Taxonomy, levels_named, load_taxonomy
@@ -103,6 +104,16 @@ class Answer:
     ) -> dict[str, Any]:
         """The `reponse` block of the API, in French."""
         labels = taxonomy.labels()
+        if lookup is not None:
+            lookup = _ArticleMemo(lookup)
+        # A competence held by several of the levels is shown under each: its citations are found once.
+        shown: dict[str, dict] = {}
+
+        def competence(c: Competence) -> dict:
+            if c.id not in shown:
+                shown[c.id] = _competence(c, knowledge, lookup)
+            return shown[c.id]
+
         by_level = []
         for level in self.levels:
             held = [c for c in self.competences if level in c.levels]
@@ -110,7 +121,7 @@ class Answer:
                 {
                     "niveau": level,
                     "libelle": labels.get(level, level),
-                    "competences": [_competence(c, knowledge, lookup) for c in held],
+                    "competences": [competence(c) for c in held],
                     "categorie": held[0].category if len(held) == 1 else None,
                     "categorie_libelle": CATEGORIES[held[0].category] if len(held) == 1 else None,
                 }
@@ -140,6 +151,20 @@ class Answer:
             data = result.to_dict(knowledge)
         data["conditions"] = _condition_text(obligation)
         return data
+
+
+class _ArticleMemo:
+    """A `PassageLookup` that reads each article once (for one answer, whose entries share articles)."""
+
+    def __init__(self, lookup: PassageLookup) -> None:
+        self._lookup = lookup
+        self._passages: dict[tuple[str, str], list[Passage]] = {}
+
+    def passages_of_article(self, doc_key: str, article: str) -> list[Passage]:
+        key = (doc_key, article)
+        if key not in self._passages:
+            self._passages[key] = self._lookup.passages_of_article(doc_key, article)
+        return list(self._passages[key])
 
 
 def _competence(competence: Competence, knowledge: Knowledge, lookup: PassageLookup | None) -> dict:
@@ -184,6 +209,11 @@ class Answerer:
             for phrase in subject.phrases
         ]
         self._phrases = [p for p in self._phrases if p.words]
+        # Positions of the phrases by first word: a question is only checked against the phrases whose
+        # first word it contains, in the original order.
+        self._by_first_word: dict[str, list[int]] = {}
+        for position, phrase in enumerate(self._phrases):
+            self._by_first_word.setdefault(phrase.words[0], []).append(position)
         self._competences = {c.id: c for c in knowledge.competences}
         self._obligations = {o.id: o for o in knowledge.obligations}
 
@@ -195,7 +225,8 @@ class Answerer:
         """
         words = analyze(expand_acronyms(question).text)
         best: dict[str, _Phrase] = {}
-        for phrase in self._phrases:
+        positions = sorted(p for word in set(words) for p in self._by_first_word.get(word, ()))
+        for phrase in (self._phrases[p] for p in positions):
             if _contains(words, phrase.words):
                 current = best.get(phrase.subject.id)
                 if current is None or len(phrase.tokens) > len(current.tokens):

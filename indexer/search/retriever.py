@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -110,12 +111,8 @@ def _word_tokens(word: str) -> tuple[str, ...]:
 
 def matched_terms(texts: Sequence[str], tokens: set[str]) -> list[str]:
     """Words of `texts`, as written, whose analysed form is one of the query `tokens` (for highlighting)."""
-    found: dict[str, None] = {}
-    for text in texts:
-        for word in dict.fromkeys(_SURFACE_WORD.findall(text)):
-            if word not in found and not tokens.isdisjoint(_word_tokens(word)):
-                found[word] = None
-    return list(found)
+    words = dict.fromkeys(chain.from_iterable(_SURFACE_WORD.findall(text) for text in texts))
+    return [word for word in words if not tokens.isdisjoint(_word_tokens(word))]
 
 
 def _taxonomy() -> Taxonomy | None:

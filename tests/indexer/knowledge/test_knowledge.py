@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from indexer.corpus.lookup import CorpusLookup
 from indexer.corpus.parsers import parse_document
 from indexer.corpus.passages import pick_in_force
-from indexer.knowledge.citations import cite, excerpt, locate
+from indexer.knowledge.citations import _folded_with_map, cite, excerpt, locate
 from indexer.knowledge.impact import history_events, impact_report, law_impact, piste_events
 from indexer.knowledge.load import KnowledgeError, load_knowledge
 from indexer.knowledge.model import (
@@ -32,6 +32,7 @@ from indexer.knowledge.profile import ProfileError, evaluate_obligation, evaluat
 from indexer.knowledge.rules import Outcome, RuleSyntaxError, evaluate, parse_condition
 from indexer.models import Article, Document, Status
 from indexer.settings import Settings
+from indexer.text.normalize import fold
 from indexer.text.tagging import load_taxonomy
 
 ISSUE_LEVELS = (
@@ -581,6 +582,61 @@ def test_locate_ignores_case_accents_and_line_breaks() -> None:
     assert text[start:end] == "exerce\nde plein droit"
     assert locate(text, "8° Eau") is None
     assert excerpt("un deux trois quatre", 3, 9) == "… deux …"
+
+
+def _folded_with_map_per_character(text: str) -> tuple[str, list[int]]:
+    """The reference: one character at a time."""
+    out: list[str] = []
+    positions: list[int] = []
+    previous_space = True
+    for index, char in enumerate(text):
+        if char.isspace():
+            if not previous_space:
+                out.append(" ")
+                positions.append(index)
+            previous_space = True
+            continue
+        previous_space = False
+        for folded in fold(char):
+            out.append(folded)
+            positions.append(index)
+    return "".join(out), positions
+
+
+@settings(max_examples=400)
+@given(
+    st.text(alphabet=st.sampled_from("aÉé œŒæ\u00a0\t\n\x1c\u2028ßİ°’-.Σﬁ…\u0301"), max_size=40)
+    | st.text(max_size=40)
+)
+def test_folded_map_matches_folding_one_character_at_a_time(text: str) -> None:
+    assert _folded_with_map(text) == _folded_with_map_per_character(text)
+
+
+def _locate_per_character(text: str, anchor: str) -> tuple[int, int] | None:
+    needle, _ = _folded_with_map_per_character(anchor.strip())
+    haystack, positions = _folded_with_map_per_character(text)
+    found = haystack.find(needle.strip()) if needle else -1
+    if found < 0:
+        return None
+    return positions[found], positions[found + len(needle.strip()) - 1] + 1
+
+
+@settings(max_examples=400)
+@given(
+    text=st.text(alphabet=st.sampled_from("aeÉé œŒ\u00a0\n\x1cßİ°-.ΣΑςﬁ…\u0301"), max_size=30),
+    anchor=st.text(alphabet=st.sampled_from("aeÉé œ\u00a0°-.σςfi…\u0301"), min_size=1, max_size=4),
+)
+def test_locate_matches_the_per_character_search(text: str, anchor: str) -> None:
+    assert locate(text, anchor) == _locate_per_character(text, anchor)
+
+
+@settings(max_examples=400)
+@given(
+    text=st.text(alphabet=st.sampled_from("aeÉé ’\u00a0\n\t\x1c°-."), max_size=30),
+    anchor=st.text(alphabet=st.sampled_from("aeÉé ’\u00a0°-."), min_size=1, max_size=4),
+)
+def test_locate_in_texts_folded_in_place_matches_the_per_character_search(text: str, anchor: str) -> None:
+    assert locate(text, anchor) == _locate_per_character(text, anchor)
 
 
 def test_cite_picks_the_part_holding_the_anchor(lookup: CorpusLookup) -> None:
