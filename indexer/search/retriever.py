@@ -74,19 +74,19 @@ class SearchResult:
     hits: list[Hit]
     total_candidates: int
     took_ms: float
-    mode: str
+    mode: str  # as asked
+    effective_mode: str  # what ranked the hits: `mode`, or "lexical" while the index has no vectors
     query: str
     offset: int = 0
     filters: SearchFilters = field(default_factory=SearchFilters)
     query_levels: tuple[str, ...] = ()  # levels of government the question names
     acronyms: tuple[tuple[str, str], ...] = ()  # (acronym, expansion) added to the question
-    effective_mode: str = ""  # what ranked the hits: `mode`, or "lexical" while the index has no vectors
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "query": self.query,
             "mode": self.mode,
-            "effective_mode": self.effective_mode or self.mode,
+            "effective_mode": self.effective_mode,
             "offset": self.offset,
             "total_candidates": self.total_candidates,
             "took_ms": round(self.took_ms, 2),

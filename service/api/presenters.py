@@ -138,7 +138,7 @@ def search_response(
     return SearchResponse(
         query=result.query,
         mode=params.mode,
-        mode_effectif=cast(Mode, result.effective_mode or params.mode),
+        mode_effectif=cast(Mode, result.effective_mode),
         k=params.k,
         offset=result.offset,
         total_candidates=result.total_candidates,

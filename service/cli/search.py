@@ -107,7 +107,7 @@ def render_text(result, console: Console) -> None:  # noqa: ANN001 - indexer.sea
             f"mode {result.mode}"
             + (
                 " (lexical : l'index n'a pas encore ses vecteurs)"
-                if result.effective_mode and result.effective_mode != result.mode
+                if result.effective_mode != result.mode
                 else ""
             )
             + (f" · niveaux reconnus : {', '.join(result.query_levels)}" if result.query_levels else ""),
