@@ -19,7 +19,6 @@ from indexer.embedding.base import Encoder
 from indexer.errors import BundleError
 from indexer.files import fsync_dir, fsync_file, sha256_file, write_json
 from indexer.index.bundle import (
-    ARTIFACTS,
     FORMAT_VERSION,
     LEXICAL_FILE,
     MANIFEST_FILE,
@@ -29,6 +28,7 @@ from indexer.index.bundle import (
     VECTORS_FILE,
     ArtifactInfo,
     BundleManifest,
+    artifact_names,
     artifacts_of,
     sign_manifest,
 )
@@ -302,8 +302,7 @@ def _manifest(
 ) -> BundleManifest:
     artifacts: dict[str, ArtifactInfo] = {
         name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
-        for name in ARTIFACTS
-        if index is not None or name != VECTORS_FILE
+        for name in artifact_names(index is not None)
     }
     return {
         "format_version": FORMAT_VERSION,

@@ -49,9 +49,14 @@ def has_vectors(manifest: Mapping[str, Any]) -> bool:
     return (manifest.get("vector_index") or {}).get("kind") != NO_VECTORS
 
 
+def artifact_names(vectors: bool) -> tuple[str, ...]:
+    """The artifact files of a bundle with or without vectors."""
+    return ARTIFACTS if vectors else (STORE_FILE, LEXICAL_FILE)
+
+
 def artifacts_of(manifest: Mapping[str, Any]) -> tuple[str, ...]:
     """The artifact files a bundle with this manifest holds."""
-    return ARTIFACTS if has_vectors(manifest) else (STORE_FILE, LEXICAL_FILE)
+    return artifact_names(has_vectors(manifest))
 
 
 CURRENT_LINK = "current"
