@@ -34,6 +34,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def embedding_rate(done: int, cached: int, total: int, elapsed: float) -> tuple[float, float] | None:
+    """(passages/s, seconds left) of an embedding run that started with `cached` passages already done, or
+    None before anything was computed."""
+    computed = done - cached
+    if elapsed <= 0 or computed <= 0:
+        return None
+    rate = computed / elapsed
+    return rate, (total - done) / rate
+
+
 class ProgressFile:
     """Written by one build: its stage, passages embedded out of the total, rate and time left."""
 
@@ -67,12 +77,12 @@ class ProgressFile:
                 self._embedding_started = now
                 self._state["repris_du_cache"] = done
             self._state["faits"], self._state["total"] = done, total
-            elapsed = now - self._embedding_started
-            computed = done - self._state["repris_du_cache"]
-            if elapsed > 0 and computed > 0:
-                rate = computed / elapsed
-                self._state["passages_par_seconde"] = round(rate, 2)
-                self._state["reste_secondes"] = round((total - done) / rate)
+            estimate = embedding_rate(
+                done, self._state["repris_du_cache"], total, now - self._embedding_started
+            )
+            if estimate is not None:
+                self._state["passages_par_seconde"] = round(estimate[0], 2)
+                self._state["reste_secondes"] = round(estimate[1])
         if changed or done == total or now - self._last_write >= WRITE_EVERY:
             self.write()
 

@@ -23,7 +23,14 @@ from rich.progress import (
 from rich.text import Text
 
 from indexer.errors import QfqError
-from indexer.index.progress import FAILED, FINISHED, INTERRUPTED, ProgressFile, progress_path
+from indexer.index.progress import (
+    FAILED,
+    FINISHED,
+    INTERRUPTED,
+    ProgressFile,
+    embedding_rate,
+    progress_path,
+)
 from service.cli.output import EXIT_USAGE, cli_settings, fail
 
 _STAGES = {
@@ -113,8 +120,7 @@ class _EmbeddingProgress:
         elif time.perf_counter() - self.last_line >= 30 or done == total:
             self.last_line = time.perf_counter()
             elapsed = self.last_line - self.started
-            rate = (done - self.cached) / elapsed if elapsed > 0 else 0.0
-            remaining = (total - done) / rate if rate > 0 else 0.0
+            rate, remaining = embedding_rate(done, self.cached, total, elapsed) or (0.0, 0.0)
             self.console.print(
                 f"Embeddings : {french_number(done)}/{french_number(total)} · "
                 f"{french_number(rate, 1)} passages/s · écoulé {elapsed:.0f} s · reste {remaining:.0f} s"
