@@ -26,10 +26,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexer.index.progress import ProgressFile, progress_path, read_progress
 from service.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from indexer.search.retriever import Retriever
 
 BUILD_NICENESS = 10
 _PR_SET_PDEATHSIG = 1
@@ -87,11 +90,9 @@ def _stop(child: subprocess.Popen) -> None:
             child.kill()
 
 
-def index_status(retriever: Any, settings: ServiceSettings) -> dict[str, Any]:
-    """What `/readyz` and the pages say of the index serving: its effective mode and, while it has no
-    vectors, the progress of the build that embeds the passages (`indexer.index.progress`)."""
-    has_vectors = bool(getattr(retriever, "has_vectors", True))
-    status: dict[str, Any] = {"mode_effectif": "hybrid" if has_vectors else "lexical", "construction": None}
-    if not has_vectors:
-        status["construction"] = read_progress(settings.bundles_dir)
-    return status
+def index_status(retriever: Retriever, settings: ServiceSettings) -> dict[str, Any]:
+    """What `/readyz` says of the index serving: its effective mode and, while it has no vectors, the
+    progress of the build that embeds the passages (`indexer.index.progress`)."""
+    if retriever.has_vectors:
+        return {"mode_effectif": "hybrid", "construction": None}
+    return {"mode_effectif": "lexical", "construction": read_progress(settings.bundles_dir)}

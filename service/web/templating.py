@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from indexer.index.progress import read_progress
+
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
@@ -15,13 +17,10 @@ STATIC_DIR = WEB_DIR / "static"
 
 def _index_banner(request: Request) -> dict[str, Any]:
     """`index_banner` in every page: set while the index serving has no vectors (first run)."""
-    state = getattr(request.app.state, "index", None)
-    retriever = getattr(state, "retriever", None)
-    if retriever is None or getattr(retriever, "has_vectors", True):
+    retriever = request.app.state.index.retriever
+    if retriever is None or retriever.has_vectors:
         return {"index_banner": None}
-    from service.first_run import index_status
-
-    progress = index_status(retriever, request.app.state.settings)["construction"] or {}
+    progress = read_progress(request.app.state.settings.bundles_dir) or {}
     done, total = int(progress.get("faits") or 0), int(progress.get("total") or 0)
     remaining = progress.get("reste_secondes")
     return {
