@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from indexer.text.headings import heading_context
+
 
 class Status(StrEnum):
     """In-force status of a provision, as Légifrance labels it."""
@@ -120,8 +122,9 @@ class Passage:
         return f"{self.doc_key}/{self.article}"
 
     def embedding_text(self) -> str:
-        """Text given to the encoder: context header then the passage wording."""
-        return f"{self.header}\n{self.text}" if self.header else self.text
+        """Text given to the encoder: context header, the subject of the nearest headings, then the wording."""
+        context = heading_context(self.heading_path, skip=self.title)
+        return "\n".join(part for part in (self.header, context, self.text) if part)
 
     def citation(self) -> str:
         """A French citation, e.g. `CGCT, art. L5214-16 (version du 2020-10-28)`."""

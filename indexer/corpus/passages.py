@@ -17,6 +17,7 @@ from indexer.corpus.segment import TokenCounter, split_article
 from indexer.errors import CorpusError
 from indexer.models import Article, Document, Link, Passage, Status
 from indexer.settings import Settings
+from indexer.text.headings import heading_context
 from indexer.text.tagging import Taxonomy, load_taxonomy, tag_article
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,9 @@ def article_passages(
         for term in tags.reasons:
             if any(reason.startswith("titre") for reason in tags.reasons[term]):
                 tags.reasons[term].append("titres déduits des articles voisins du même chapitre")
-    header_budget = count(_header(doc, article, "", "")) + HEADER_ALLOWANCE
+    # The encoder reads the header and the headings' subject line before each part (`Passage.embedding_text`).
+    context = heading_context(article.heading_path, skip=article.title)
+    header_budget = count(f"{_header(doc, article, '', '')}\n{context}") + HEADER_ALLOWANCE
     parts = split_article(article.text, max(64, budget - header_budget), count)
     links: list[Link] = [link for link in article.links if link.kind in AMENDING_LINK_KINDS]
     url = legiarti_url(article.legi_id) if article.legi_id else doc.url

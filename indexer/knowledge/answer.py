@@ -26,6 +26,7 @@ from indexer.knowledge.model import (
     PROFILE_TYPES,
     Competence,
     Knowledge,
+    Mechanism,
     Obligation,
     Subject,
     iter_tests,
@@ -71,6 +72,28 @@ _NUMBER = r"(\d{1,3}(?:[\s\u202f\u00a0.]\d{3})+|\d+)"
 _POPULATION = re.compile(_NUMBER + r"\s*(?:habitants|hab\.?\b)")
 _AGENTS = re.compile(_NUMBER + r"\s*(?:agents|salaries|fonctionnaires|emplois)")
 MAX_SUBJECTS = 2
+MAX_MECHANISMS = 2
+
+
+@dataclass(frozen=True)
+class MechanismMatch:
+    """A mechanism the question names, with the expression found."""
+
+    mechanism: Mechanism
+    phrase: str
+
+    def to_dict(self, lookup: PassageLookup | None) -> dict[str, Any]:
+        """The API's `mecanismes` item, in French: each basis cited with its excerpt, version date and status."""
+        return {
+            "id": self.mechanism.id,
+            "intitule": self.mechanism.title,
+            "resume": self.mechanism.summary,
+            "base": [b.ref for b in self.mechanism.basis],
+            "passages": [c.to_dict() for c in cite_all(self.mechanism.basis, lookup)]
+            if lookup is not None
+            else [],
+            "pourquoi": {"mots": [self.phrase]},
+        }
 
 
 @dataclass(frozen=True)
@@ -182,7 +205,7 @@ def _condition_text(obligation: Obligation) -> str:
 
 @dataclass(frozen=True)
 class _Phrase:
-    subject: Subject
+    owner: Any  # the Subject or Mechanism the expression names
     text: str
     words: tuple[str, ...]  # analysed words, in order
 
@@ -197,23 +220,44 @@ def _contains(words: Sequence[str], phrase: Sequence[str]) -> bool:
     return any(tuple(words[i : i + size]) == tuple(phrase) for i in range(len(words) - size + 1))
 
 
+class _PhraseIndex:
+    """The expressions of several entries (subjects, mechanisms), found in a question's analysed words."""
+
+    def __init__(self, entries: Sequence[Subject | Mechanism]) -> None:
+        phrases = [_Phrase(entry, text, tuple(analyze(text))) for entry in entries for text in entry.phrases]
+        self._phrases = [p for p in phrases if p.words]
+        # Positions of the phrases by first word: a question is only checked against the phrases whose
+        # first word it contains, in the original order.
+        self._by_first_word: dict[str, list[int]] = {}
+        for position, phrase in enumerate(self._phrases):
+            self._by_first_word.setdefault(phrase.words[0], []).append(position)
+
+    def named(self, words: Sequence[str], limit: int) -> list[_Phrase]:
+        """The best expression of each entry the words contain, most specific first.
+
+        An entry whose best expression's words are all inside another's (« eau » inside « eaux pluviales »)
+        is left out; at most `limit` are kept.
+        """
+        best: dict[str, _Phrase] = {}
+        positions = sorted(p for word in set(words) for p in self._by_first_word.get(word, ()))
+        for phrase in (self._phrases[p] for p in positions):
+            if _contains(words, phrase.words):
+                current = best.get(phrase.owner.id)
+                if current is None or len(phrase.tokens) > len(current.tokens):
+                    best[phrase.owner.id] = phrase
+        ranked = sorted(best.values(), key=lambda p: (-len(p.tokens), p.owner.id))
+        kept = [p for p in ranked if not any(p.tokens < other.tokens for other in ranked)]
+        return kept[:limit]
+
+
 class Answerer:
     """Matches questions to the subjects of one knowledge base (built once, thread-safe: read-only)."""
 
     def __init__(self, knowledge: Knowledge, taxonomy: Taxonomy) -> None:
         self.knowledge = knowledge
         self.taxonomy = taxonomy
-        self._phrases = [
-            _Phrase(subject, phrase, tuple(analyze(phrase)))
-            for subject in knowledge.subjects
-            for phrase in subject.phrases
-        ]
-        self._phrases = [p for p in self._phrases if p.words]
-        # Positions of the phrases by first word: a question is only checked against the phrases whose
-        # first word it contains, in the original order.
-        self._by_first_word: dict[str, list[int]] = {}
-        for position, phrase in enumerate(self._phrases):
-            self._by_first_word.setdefault(phrase.words[0], []).append(position)
+        self._subjects = _PhraseIndex(knowledge.subjects)
+        self._mechanisms = _PhraseIndex(knowledge.mechanisms)
         self._competences = {c.id: c for c in knowledge.competences}
         self._obligations = {o.id: o for o in knowledge.obligations}
 
@@ -224,16 +268,18 @@ class Answerer:
         is left out; at most `MAX_SUBJECTS` are kept.
         """
         words = analyze(expand_acronyms(question).text)
-        best: dict[str, _Phrase] = {}
-        positions = sorted(p for word in set(words) for p in self._by_first_word.get(word, ()))
-        for phrase in (self._phrases[p] for p in positions):
-            if _contains(words, phrase.words):
-                current = best.get(phrase.subject.id)
-                if current is None or len(phrase.tokens) > len(current.tokens):
-                    best[phrase.subject.id] = phrase
-        ranked = sorted(best.values(), key=lambda p: (-len(p.tokens), p.subject.id))
-        kept = [p for p in ranked if not any(p.tokens < other.tokens for other in ranked)]
-        return [SubjectMatch(p.subject, p.text, p.tokens) for p in kept[:MAX_SUBJECTS]]
+        return [SubjectMatch(p.owner, p.text, p.tokens) for p in self._subjects.named(words, MAX_SUBJECTS)]
+
+    def mechanisms_named(self, question: str) -> list[MechanismMatch]:
+        """Mechanisms whose expression the question contains, most specific first (at most `MAX_MECHANISMS`).
+
+        Unlike subjects they need no question word: how a competence moves is what the question is about
+        whenever it names the mechanism.
+        """
+        if _OWN_REGIME.search(fold(question)):
+            return []
+        words = analyze(expand_acronyms(question).text)
+        return [MechanismMatch(p.owner, p.text) for p in self._mechanisms.named(words, MAX_MECHANISMS)]
 
     def levels_of(self, question: str) -> tuple[list[str], list[str]]:
         """Levels the question names, and the same with groups (`epci-fp`) replaced by their members."""

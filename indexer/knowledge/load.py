@@ -24,6 +24,7 @@ from indexer.knowledge.model import (
     Knowledge,
     Law,
     LegalBasis,
+    Mechanism,
     Obligation,
     Subject,
     law_number_pattern,
@@ -340,6 +341,31 @@ def _subjects(
     return subjects
 
 
+def _mechanisms(raw: dict[str, Any], problems: _Problems) -> list[Mechanism]:
+    mechanisms = []
+    for index, entry in enumerate(raw.get("mecanismes") or [], start=1):
+        mid = str(entry.get("id") or "")
+        where = f"mecanismes.toml, mécanisme {mid or index}"
+        if not _ID.match(mid):
+            problems.add(where, "« id » manquant ou invalide")
+        phrases = tuple(dict.fromkeys(str(p).strip() for p in entry.get("mots") or [] if str(p).strip()))
+        if not phrases:
+            problems.add(where, "« mots » vide")
+        summary = " ".join(str(entry.get("resume") or "").split())
+        if not summary:
+            problems.add(where, "« resume » manquant")
+        basis = _bases(entry.get("base") or [], where, problems)
+        if not basis:
+            problems.add(where, "« base » vide : un mécanisme cite au moins un article")
+        mechanisms.append(
+            Mechanism(
+                id=mid, title=str(entry.get("intitule") or mid), summary=summary, phrases=phrases, basis=basis
+            )
+        )
+    _duplicates((m.id for m in mechanisms), "mecanismes.toml", problems)
+    return mechanisms
+
+
 def _duplicates(ids: Iterable[str], what: str, problems: _Problems) -> None:
     seen: set[str] = set()
     for item in ids:
@@ -397,6 +423,10 @@ def load_knowledge(folder: Path = KNOWLEDGE_DIR, documents: Iterable[str] | None
         if subjects_file.is_file()
         else []
     )
+    mechanisms_file = folder / "mecanismes.toml"
+    mechanisms = (
+        _mechanisms(_read_toml(mechanisms_file, problems), problems) if mechanisms_file.is_file() else []
+    )
     knowledge = Knowledge(
         laws=laws,
         competences=competences,
@@ -404,6 +434,7 @@ def load_knowledge(folder: Path = KNOWLEDGE_DIR, documents: Iterable[str] | None
         criteria=criteria,
         groups=groups,
         subjects=subjects,
+        mechanisms=mechanisms,
         folder=str(folder),
     )
     if documents is not None:

@@ -201,6 +201,21 @@ class Subject:
     obligations: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Mechanism:
+    """How a competence moves between communes and their groupings (transfer, return, withdrawal…).
+
+    `summary` says in our words what the cited articles say, and nothing more; a question names the
+    mechanism when it contains every word of one of its `phrases` (after analysis), as for `Subject`.
+    """
+
+    id: str
+    title: str
+    summary: str
+    phrases: tuple[str, ...]
+    basis: tuple[LegalBasis, ...]
+
+
 @dataclass
 class Knowledge:
     """Everything under `corpus/knowledge/`, validated."""
@@ -211,6 +226,7 @@ class Knowledge:
     criteria: dict[str, Criterion]
     groups: dict[str, tuple[str, ...]]  # e.g. "epci-fp" -> the EPCI types
     subjects: list[Subject] = field(default_factory=list)
+    mechanisms: list[Mechanism] = field(default_factory=list)
     folder: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -232,6 +248,9 @@ class Knowledge:
             for test in iter_tests(obligation.condition):
                 if test.basis is not None:
                     seen.setdefault((test.basis.doc_key, test.basis.article, test.basis.anchor), test.basis)
+        for mechanism in self.mechanisms:
+            for basis in mechanism.basis:
+                seen.setdefault((basis.doc_key, basis.article, basis.anchor), basis)
         return list(seen.values())
 
     def competences_of(self, level: str) -> list[Competence]:

@@ -20,11 +20,12 @@ class FusionParams:
     near-identical articles (L5214-16 and L5216-5) does not.
     """
 
-    # Defaults: the best setting of `python -m evaluations.tune_fusion --gold evaluations/datasets/qfq-dev
-    # --gold evaluations/datasets/qfq-formel` on the dev splits (mean nDCG@10 of the agents' and the formal
-    # questions 0.6447; agents 0.6861, formal 0.6034), see evaluations/results/tuning-dev.txt.
+    # Defaults: chosen by `python -m evaluations.tune_fusion --gold evaluations/datasets/qfq-dev --gold
+    # evaluations/datasets/qfq-formel` on the dev splits, see evaluations/results/tuning-dev.txt: mean nDCG@10 of
+    # the agents' and the formal questions 0.6973 (agents 0.7097, formal 0.6849), within 0.002 of the best
+    # setting (RRF k 20 at depth 200), whose twice deeper candidate lists cost more per question.
     method: str = "rrf"
-    rrf_k: float = 5.0
+    rrf_k: float = 40.0
     dense_weight: float = 0.75
     lexical_weight: float = 1.0
     depth: int = 100  # candidates taken from each list
@@ -35,7 +36,7 @@ class FusionParams:
     territory_penalty: float = 0.5
     # Fused score of a regulatory article of a code (R…, D…, annexes) multiplied by 1 - regulatory_penalty:
     # who does what is set by the legislative article (L…), which decrees only carry out.
-    regulatory_penalty: float = 0.5
+    regulatory_penalty: float = 0.3
     acronyms: bool = True  # spell out the acronyms of the question (`corpus/sigles.toml`) in every mode
     # Weight of a third ranked list in the fusion: the passages of the articles a confident knowledge answer
     # cites (`indexer.search.ask`), in the answer's order. Evidence, not a verdict: they still need the

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from indexer.text.normalize import fold
 from service.api.schemas import ExportFormat, SearchResponse
-from service.api.schemas_knowledge import Answer, CitedPassage
+from service.api.schemas_knowledge import Answer, CitedPassage, MechanismOut
 
 MEDIA_TYPES: dict[str, str] = {
     "md": "text/markdown; charset=utf-8",
@@ -109,6 +109,19 @@ def _answer_markdown(answer: Answer) -> list[str]:
     return lines
 
 
+def _mechanism_markdown(mechanism: MechanismOut) -> list[str]:
+    lines = [f"## Mécanisme : {mechanism.intitule}", "", mechanism.resume, ""]
+    for cited in mechanism.passages:
+        if cited.trouve:
+            link = f" <{cited.url}>" if cited.url else ""
+            lines += [f"- {cited.citation}, {cited.statut_libelle or ''}{link}", ""]
+        else:
+            lines += [f"- {cited.article_id} : article absent de l'index.", ""]
+    words = "« " + " », « ".join(mechanism.pourquoi.mots) + " »"
+    lines += [f"*Mécanisme tiré des connaissances curées (reconnu : {words}).*", ""]
+    return lines
+
+
 def render_markdown(response: SearchResponse, generated_at: datetime | None = None) -> str:
     """A French sheet: the question, each excerpt with its citation, status, version date and link.
 
@@ -129,6 +142,8 @@ def render_markdown(response: SearchResponse, generated_at: datetime | None = No
     ]
     if response.reponse is not None:
         lines += _answer_markdown(response.reponse)
+    for mechanism in response.mecanismes:
+        lines += _mechanism_markdown(mechanism)
     if not response.hits:
         lines += ["Aucun passage ne correspond à la question avec ces filtres.", ""]
     for hit in response.hits:
@@ -194,6 +209,22 @@ def _csv_rows(response: SearchResponse) -> Iterator[tuple[object, ...]]:
                 "",
                 cited.passage_id,
                 f"{heading} ({detail}). {cited.extrait}",
+            )
+    for mechanism in response.mecanismes:
+        for cited in mechanism.passages:
+            yield (
+                "mécanisme",
+                cited.citation,
+                "",
+                "",
+                cited.article_id,
+                "",
+                cited.statut_libelle,
+                cited.version_date,
+                cited.url,
+                "",
+                cited.passage_id,
+                f"{mechanism.intitule}. {cited.extrait}",
             )
     for hit in response.hits:
         yield (

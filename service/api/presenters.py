@@ -22,7 +22,7 @@ from service.api.schemas import (
     SearchResponse,
     SigleOut,
 )
-from service.api.schemas_knowledge import Answer
+from service.api.schemas_knowledge import Answer, MechanismOut
 
 
 def status_label(status: str) -> str:
@@ -132,9 +132,14 @@ def hit_out(hit: Hit, rank: int) -> SearchHit:
 
 
 def search_response(
-    result: SearchResult, params: SearchParams, build_id: str, answer: dict[str, Any] | None = None
+    result: SearchResult,
+    params: SearchParams,
+    build_id: str,
+    answer: dict[str, Any] | None = None,
+    mechanisms: Sequence[dict[str, Any]] = (),
 ) -> SearchResponse:
-    """API model of a page of results, with the knowledge's answer (`Answer.to_dict`) when there is one."""
+    """API model of a page of results, with the knowledge's answer (`Answer.to_dict`) when there is one and
+    the mechanisms the question names (`MechanismMatch.to_dict`)."""
     return SearchResponse(
         query=result.query,
         mode=params.mode,
@@ -153,6 +158,7 @@ def search_response(
         niveaux_reconnus=list(result.query_levels),
         sigles_developpes=[SigleOut(sigle=a, developpement=e) for a, e in result.acronyms],
         reponse=Answer.model_validate(answer) if answer is not None else None,
+        mecanismes=[MechanismOut.model_validate(m) for m in mechanisms],
         build_id=build_id,
         took_ms=round(result.took_ms, 2),
         hits=[hit_out(hit, result.offset + i + 1) for i, hit in enumerate(result.hits)],

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.api.schemas_knowledge import Answer
+from service.api.schemas_knowledge import Answer, MechanismOut
 
 MAX_QUERY_CHARS = 500
 MAX_K = 50
@@ -235,6 +235,11 @@ class SearchResponse(BaseModel):
         default=None,
         description="La réponse des connaissances curées quand la question porte sur qui exerce une compétence "
         "ou si une obligation s'applique et qu'elles y répondent avec assurance ; null sinon.",
+    )
+    mecanismes: list[MechanismOut] = Field(
+        default_factory=list,
+        description="Les mécanismes curés que la question nomme (transférer, rendre une compétence, fonds de "
+        "concours, mise à disposition…), chacun avec son résumé et ses articles cités ; vide sinon.",
     )
     build_id: str = Field(description="Identifiant de l'index interrogé.")
     took_ms: float = Field(description="Durée de la recherche en millisecondes.")

@@ -311,6 +311,23 @@ class Answer(BaseModel):
     )
 
 
+class MechanismWhy(BaseModel):
+    mots: list[str] = Field(
+        description="L'expression reconnue dans la question.", examples=[["fonds de concours"]]
+    )
+
+
+class MechanismOut(BaseModel):
+    """How a competence moves between communes and their groupings, from the curated mechanisms."""
+
+    id: str = Field(examples=["restitution-competence"])
+    intitule: str = Field(examples=["Rendre une compétence aux communes"])
+    resume: str = Field(description="Ce que disent les articles cités, résumé par l'équipe.")
+    base: list[str] = Field(description="Bases légales `document/article`.", examples=[["cgct/L5211-17-1"]])
+    passages: list[CitedPassage]
+    pourquoi: MechanismWhy
+
+
 # --- the « qui fait quoi » matrix ---------------------------------------------------------------------
 
 

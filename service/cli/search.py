@@ -175,6 +175,18 @@ def render_answer(answer: dict[str, Any], console: Console) -> None:
     console.print()
 
 
+def render_mechanisms(mechanisms: list[dict[str, Any]], console: Console) -> None:
+    """Print the mechanisms the question names (`MechanismMatch.to_dict`) above the passages."""
+    for mechanism in mechanisms:
+        console.print(Text(f"Mécanisme : {mechanism['intitule']}", style="bold blue"))
+        lines = [Text(mechanism["resume"]), *_citation_lines(mechanism["passages"])]
+        words = "« " + " », « ".join(mechanism["pourquoi"]["mots"]) + " »"
+        lines.append(Text(f"Pourquoi : {words}. Vérifiez les articles cités.", style="dim"))
+        for line in lines:
+            console.print(Padding(line, (0, 0, 0, 3)))
+        console.print()
+
+
 def search(
     question: Annotated[str, typer.Argument(help="La question, en français.")],
     niveau: Annotated[
@@ -234,15 +246,18 @@ def search(
             if reply.answer is not None and answerer is not None
             else None
         )
+        mechanisms = [m.to_dict(retriever) for m in reply.mechanisms]
     except QfqError as exc:
         usage = exc.code in {"filtre_invalide", "date_invalide"}
         raise fail(exc, exit_code=EXIT_USAGE if usage else EXIT_FAILURE) from exc
     if as_json:
         data = result.to_dict()
         data["reponse"] = answer
+        data["mecanismes"] = mechanisms
         data["build_id"] = retriever.build_id
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         if answer is not None:
             render_answer(answer, console)
+        render_mechanisms(mechanisms, console)
         render_text(result, console)

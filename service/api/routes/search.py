@@ -53,19 +53,22 @@ async def run_search(request: Request, retriever: Retriever, params: SearchParam
     filters = filters_of(params)
     answerer: Answerer | None = request.app.state.answerer
 
-    def ask() -> tuple[SearchResult, dict[str, Any] | None]:
+    def ask() -> tuple[SearchResult, dict[str, Any] | None, list[dict[str, Any]]]:
         reply = Asker(retriever, answerer).ask(
             params.q, params.k, filters, params.mode, params.offset, params.grouper
         )
+        mechanisms = [m.to_dict(retriever) for m in reply.mechanisms]
         if reply.answer is None or answerer is None:
-            return reply.result, None
-        return reply.result, with_warning(
-            reply.answer.to_dict(answerer.knowledge, answerer.taxonomy, retriever)
+            return reply.result, None, mechanisms
+        return (
+            reply.result,
+            with_warning(reply.answer.to_dict(answerer.knowledge, answerer.taxonomy, retriever)),
+            mechanisms,
         )
 
-    result, answer = await run_blocking(request, ask)
+    result, answer, mechanisms = await run_blocking(request, ask)
     request.app.state.metrics.search_latency.labels(mode=params.mode).observe(result.took_ms / 1000)
-    return search_response(result, params, retriever.build_id, answer)
+    return search_response(result, params, retriever.build_id, answer, mechanisms)
 
 
 def _timing_headers(response: Response, answer: SearchResponse) -> None:

@@ -102,3 +102,13 @@ def test_parallel_and_sequential_parsing_agree() -> None:
     one = load_passages(settings, only={"reen", "notre", "open-data"}, workers=1)
     two = load_passages(settings, only={"reen", "notre", "open-data"}, workers=2)
     assert [p.to_dict() for p in one.passages] == [p.to_dict() for p in two.passages]
+
+
+def test_the_encoder_reads_the_chapter_and_section_a_code_article_sits_in(by_id) -> None:
+    passage = by_id["cgct/L5214-16#1"]
+    header, context, *_ = passage.embedding_text().split("\n")
+    assert header == passage.header
+    assert context.endswith("Communauté de communes › Compétences")
+    assert "Partie législative" not in context and "CHAPITRE" not in context
+    law = by_id["reen/35"]
+    assert law.embedding_text() == f"{law.header}\n{law.text}"  # laws have no heading path

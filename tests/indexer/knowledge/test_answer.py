@@ -182,3 +182,69 @@ def test_questions_on_how_a_competence_moves_get_no_card(answerer: Answerer, que
 def test_the_holder_of_the_same_competence_is_still_answered(answerer: Answerer) -> None:
     answer = answerer.answer("Qui gère la collecte des déchets dans une communauté de communes ?")
     assert answer is not None and "cc-dechets" in answer.entry_ids
+
+
+@pytest.mark.parametrize(
+    ("question", "mechanism"),
+    [
+        ("Comment se fait la restitution de la compétence tourisme aux communes ?", "restitution-competence"),
+        (
+            "Une commune peut-elle reprendre une compétence transférée à sa communauté ?",
+            "restitution-competence",
+        ),
+        (
+            "À quelle majorité les communes transfèrent-elles une compétence facultative ?",
+            "transfert-competence",
+        ),
+        (
+            "Une communauté d'agglomération peut-elle verser un fonds de concours à une commune ?",
+            "fonds-de-concours",
+        ),
+        (
+            "Qui instruit les autorisations d'urbanisme d'une petite commune ?",
+            "instruction-autorisations-urbanisme",
+        ),
+        ("Une commune peut-elle se retirer de sa communauté de communes ?", "retrait-commune"),
+    ],
+)
+def test_questions_on_how_a_competence_moves_name_a_mechanism(
+    answerer: Answerer, question: str, mechanism: str
+) -> None:
+    named = answerer.mechanisms_named(question)
+    assert named and named[0].mechanism.id == mechanism
+    assert named[0].phrase in {p for p in named[0].mechanism.phrases}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Qui gère la collecte des déchets dans une communauté de communes ?",
+        "horaires de la piscine municipale",
+        "Une commune de Corse peut-elle reprendre une compétence transférée ?",  # a regime of its own
+    ],
+)
+def test_no_mechanism_when_the_question_names_none(answerer: Answerer, question: str) -> None:
+    assert answerer.mechanisms_named(question) == []
+
+
+def test_every_mechanism_summarises_cited_articles(answerer: Answerer) -> None:
+    mechanisms = answerer.knowledge.mechanisms
+    assert len(mechanisms) >= 10
+    for mechanism in mechanisms:
+        assert mechanism.summary and mechanism.basis and mechanism.phrases
+        # The summary names the articles it summarises, so a reader can check each claim against its source.
+        assert any(basis.article in mechanism.summary for basis in mechanism.basis), mechanism.id
+
+
+def test_a_mechanism_without_legal_basis_is_refused(tmp_path) -> None:
+    import shutil
+
+    from indexer.knowledge.load import KNOWLEDGE_DIR, KnowledgeError
+
+    folder = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, folder)
+    with (folder / "mecanismes.toml").open("a", encoding="utf-8") as handle:
+        handle.write('\n[[mecanismes]]\nid = "vide"\nintitule = "Vide"\nresume = "Rien."\nmots = ["vide"]\n')
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(folder)
+    assert "un mécanisme cite au moins un article" in caught.value.message

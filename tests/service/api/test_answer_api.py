@@ -82,3 +82,21 @@ def test_a_partial_index_says_which_cited_documents_it_lacks(client: TestClient)
         "/ma-collectivite", params={"type": "commune", "population": "8000", "agents": "120"}
     ).text
     assert 'class="warning"' in page and "crpa" in page
+
+
+def test_a_question_on_how_a_competence_moves_gets_the_mechanism_and_its_articles(client: TestClient) -> None:
+    question = (
+        "Comment une commune peut-elle reprendre une compétence transférée à sa communauté de communes ?"
+    )
+    got = client.get("/v1/search", params={"q": question, "k": 5}).json()
+    assert got["reponse"] is None  # who holds it is not the question
+    [mechanism, *_] = got["mecanismes"]
+    assert mechanism["id"] == "restitution-competence" and mechanism["base"][0] == "cgct/L5211-17-1"
+    cited = mechanism["passages"][0]
+    assert cited["trouve"] and cited["version_date"] and cited["statut"] == "en_vigueur"
+    assert "restitu" in cited["extrait"]
+    # The mechanism's articles are evidence for the ranking: the governing article is among the passages.
+    assert "cgct/L5211-17-1" in [hit["article_id"] for hit in got["hits"]]
+    sheet = client.get("/v1/search/export", params={"q": question, "k": 2, "format": "md"}).text
+    assert "## Mécanisme : Rendre une compétence aux communes" in sheet
+    assert client.get("/v1/search", params={"q": QUESTION}).json()["mecanismes"] == []

@@ -151,6 +151,28 @@ def test_the_answer_card_sits_above_the_passages(browser: webdriver.Chrome, serv
     assert not browser.find_elements(By.CSS_SELECTOR, "article.reponse")
 
 
+def test_a_mechanism_card_explains_how_a_competence_returns_to_the_communes(
+    browser: webdriver.Chrome, server_url: str
+) -> None:
+    browser.get(server_url + "/")
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("Comment une commune peut-elle reprendre une compétence transférée à sa communauté ?")
+    box.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 20).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "article.mecanisme"))
+    )
+    card = browser.find_element(By.CSS_SELECTOR, "article.mecanisme")
+    assert card.get_attribute("data-mecanisme") == "restitution-competence"
+    assert card.location["y"] < browser.find_element(By.CSS_SELECTOR, "li.hit").location["y"]
+    assert card.find_element(By.TAG_NAME, "h2").text == "Mécanisme : Rendre une compétence aux communes"
+    assert "trois mois" in card.find_element(By.TAG_NAME, "p").text
+    caption = card.find_element(By.CSS_SELECTOR, "figure.cite figcaption").text
+    assert "CGCT, art. L5211-17-1 (version du" in caption and "en vigueur" in caption
+    assert not browser.find_elements(By.CSS_SELECTOR, "article.reponse")  # who holds it is not asked
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "mecanisme.png"))
+
+
 def test_the_matrix_page_shows_cells_exports_and_prints_on_a4_landscape(
     browser: webdriver.Chrome, server_url: str
 ) -> None:
