@@ -96,7 +96,8 @@ def test_a_question_on_how_a_competence_moves_gets_the_mechanism_and_its_article
     assert cited["trouve"] and cited["version_date"] and cited["statut"] == "en_vigueur"
     assert "restitu" in cited["extrait"]
     # The mechanism's articles are evidence for the ranking: the governing article is among the passages.
-    assert "cgct/L5211-17-1" in [hit["article_id"] for hit in got["hits"]]
+    grouped = client.get("/v1/search", params={"q": question, "k": 5, "grouper": "true"}).json()
+    assert "cgct/L5211-17-1" in [hit["article_id"] for hit in grouped["hits"]]
     sheet = client.get("/v1/search/export", params={"q": question, "k": 2, "format": "md"}).text
     assert "## Mécanisme : Rendre une compétence aux communes" in sheet
     assert client.get("/v1/search", params={"q": QUESTION}).json()["mecanismes"] == []
