@@ -39,8 +39,8 @@ class FusionParams:
     regulatory_penalty: float = 0.3
     acronyms: bool = True  # spell out the acronyms of the question (`corpus/sigles.toml`) in every mode
     # Weight of a third ranked list in the fusion: the passages of the articles a confident knowledge answer
-    # cites (`indexer.search.ask`), in the answer's order. Evidence, not a verdict: they still need the
-    # question's words or meaning to rank first.
+    # cites, then those of the mechanisms the question names (`indexer.search.ask`), in that order. Evidence,
+    # not a verdict: they still need the question's words or meaning to rank first.
     evidence_weight: float = 1.0
 
     def __post_init__(self) -> None:
