@@ -193,39 +193,31 @@ def csv_document(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str
     return "\ufeff" + buffer.getvalue()
 
 
+def _cited_row(label: str, cited: CitedPassage, note: str) -> tuple[object, ...]:
+    """A CSV row for a passage cited by the knowledge (the answer card or a mechanism card)."""
+    return (
+        label,
+        cited.citation,
+        "",
+        "",
+        cited.article_id,
+        "",
+        cited.statut_libelle,
+        cited.version_date,
+        cited.url,
+        "",
+        cited.passage_id,
+        f"{note}. {cited.extrait}",
+    )
+
+
 def _csv_rows(response: SearchResponse) -> Iterator[tuple[object, ...]]:
     if response.reponse is not None:
         for heading, detail, cited in _answer_rows(response.reponse):
-            yield (
-                "réponse",
-                cited.citation,
-                "",
-                "",
-                cited.article_id,
-                "",
-                cited.statut_libelle,
-                cited.version_date,
-                cited.url,
-                "",
-                cited.passage_id,
-                f"{heading} ({detail}). {cited.extrait}",
-            )
+            yield _cited_row("réponse", cited, f"{heading} ({detail})")
     for mechanism in response.mecanismes:
         for cited in mechanism.passages:
-            yield (
-                "mécanisme",
-                cited.citation,
-                "",
-                "",
-                cited.article_id,
-                "",
-                cited.statut_libelle,
-                cited.version_date,
-                cited.url,
-                "",
-                cited.passage_id,
-                f"{mechanism.intitule}. {cited.extrait}",
-            )
+            yield _cited_row("mécanisme", cited, mechanism.intitule)
     for hit in response.hits:
         yield (
             hit.rank,

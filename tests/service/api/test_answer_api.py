@@ -100,4 +100,6 @@ def test_a_question_on_how_a_competence_moves_gets_the_mechanism_and_its_article
     assert "cgct/L5211-17-1" in [hit["article_id"] for hit in grouped["hits"]]
     sheet = client.get("/v1/search/export", params={"q": question, "k": 2, "format": "md"}).text
     assert "## Mécanisme : Rendre une compétence aux communes" in sheet
+    table = client.get("/v1/search/export", params={"q": question, "k": 2, "format": "csv"}).text
+    assert any(line.startswith("mécanisme;CGCT, art. L5211-17-1") for line in table.splitlines())
     assert client.get("/v1/search", params={"q": QUESTION}).json()["mecanismes"] == []
