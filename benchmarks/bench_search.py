@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from indexer.embedding.factory import load_encoder
 from indexer.index.bundle import load_bundle, read_manifest
-from indexer.knowledge.answer import Answer, curated_answerer
+from indexer.knowledge.answer import Answer, MechanismMatch, curated_answerer
 from indexer.search.ask import Asker
 from indexer.search.filters import SearchFilters
 from indexer.search.retriever import Retriever, SearchResult
@@ -139,6 +139,7 @@ def stage_breakdown(retriever: Retriever, questions: list[str], k: int, repeat: 
     bundle = retriever.bundle
     if answerer is not None:
         clock.wrap(answerer, "answer", "réponse des connaissances")
+        clock.wrap(answerer, "mechanisms_named", "mécanismes nommés")
     clock.wrap(retriever.encoder, "encode_queries", "encodage de la question")
     clock.wrap(bundle.lexical, "scores", "BM25")
     clock.wrap(bundle.index, "search", "balayage vectoriel")
@@ -149,18 +150,19 @@ def stage_breakdown(retriever: Retriever, questions: list[str], k: int, repeat: 
     clock.wrap(retriever, "_hits", "termes trouvés (surlignage)")
     params = SearchParams(q="x", k=k)
 
-    def present(result: SearchResult, answer: Answer | None) -> bytes:
+    def present(result: SearchResult, answer: Answer | None, mechanisms: list[MechanismMatch]) -> bytes:
         payload = None
         if answer is not None and answerer is not None:
             payload = answer.to_dict(answerer.knowledge, answerer.taxonomy, retriever)
-        return search_response(result, params, retriever.build_id, payload).model_dump_json().encode()
+        cards = [m.to_dict(retriever) for m in mechanisms]
+        return search_response(result, params, retriever.build_id, payload, cards).model_dump_json().encode()
 
     presenter = SimpleNamespace(present=present)
     clock.wrap(presenter, "present", "modèle API et JSON")
 
     def served(question: str) -> bytes:
         reply = asker.ask(question, k)
-        return bytes(presenter.present(reply.result, reply.answer))
+        return bytes(presenter.present(reply.result, reply.answer, reply.mechanisms))
 
     for question in questions:
         served(question)
