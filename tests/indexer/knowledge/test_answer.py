@@ -220,6 +220,7 @@ def test_questions_on_how_a_competence_moves_name_a_mechanism(
     [
         "Qui gère la collecte des déchets dans une communauté de communes ?",
         "horaires de la piscine municipale",
+        "Qu'est-ce qu'un syndicat de communes ?",  # what it is, not how a competence moves to one
         "Une commune de Corse peut-elle reprendre une compétence transférée ?",  # a regime of its own
     ],
 )
