@@ -22,8 +22,8 @@ class FusionParams:
 
     # Defaults: chosen by `python -m evaluations.tune_fusion --gold evaluations/datasets/qfq-dev --gold
     # evaluations/datasets/qfq-formel` on the dev splits, see evaluations/results/tuning-dev.txt: mean nDCG@10 of
-    # the agents' and the formal questions 0.6973 (agents 0.7097, formal 0.6849), within 0.002 of the best
-    # setting (RRF k 20 at depth 200), whose twice deeper candidate lists cost more per question.
+    # the agents' and the formal questions 0.7002 (agents 0.7115, formal 0.6890), within 0.001 of the best
+    # setting (the same at depth 200), whose twice deeper candidate lists cost more per question.
     method: str = "rrf"
     rrf_k: float = 40.0
     dense_weight: float = 0.75
