@@ -307,6 +307,17 @@ def _obligations(
     return obligations
 
 
+def _named_entry(entry: dict[str, Any], where: str, problems: _Problems) -> tuple[str, tuple[str, ...]]:
+    """The id and the expressions (« mots », in order, without repeats) of a subject or a mechanism."""
+    entry_id = str(entry.get("id") or "")
+    if not _ID.match(entry_id):
+        problems.add(where, "« id » manquant ou invalide")
+    phrases = tuple(dict.fromkeys(str(p).strip() for p in entry.get("mots") or [] if str(p).strip()))
+    if not phrases:
+        problems.add(where, "« mots » vide")
+    return entry_id, phrases
+
+
 def _subjects(
     raw: dict[str, Any], competences: list[Competence], obligations: list[Obligation], problems: _Problems
 ) -> list[Subject]:
@@ -314,13 +325,8 @@ def _subjects(
     known_obligations = {o.id for o in obligations}
     subjects = []
     for index, entry in enumerate(raw.get("sujets") or [], start=1):
-        sid = str(entry.get("id") or "")
-        where = f"sujets.toml, sujet {sid or index}"
-        if not _ID.match(sid):
-            problems.add(where, "« id » manquant ou invalide")
-        phrases = tuple(str(p).strip() for p in entry.get("mots") or [] if str(p).strip())
-        if not phrases:
-            problems.add(where, "« mots » vide")
+        where = f"sujets.toml, sujet {entry.get('id') or index}"
+        sid, phrases = _named_entry(entry, where, problems)
         ids = {name: tuple(str(i) for i in entry.get(name) or []) for name in ("competences", "obligations")}
         if not ids["competences"] and not ids["obligations"]:
             problems.add(where, "ni compétence ni obligation")
@@ -344,13 +350,8 @@ def _subjects(
 def _mechanisms(raw: dict[str, Any], problems: _Problems) -> list[Mechanism]:
     mechanisms = []
     for index, entry in enumerate(raw.get("mecanismes") or [], start=1):
-        mid = str(entry.get("id") or "")
-        where = f"mecanismes.toml, mécanisme {mid or index}"
-        if not _ID.match(mid):
-            problems.add(where, "« id » manquant ou invalide")
-        phrases = tuple(dict.fromkeys(str(p).strip() for p in entry.get("mots") or [] if str(p).strip()))
-        if not phrases:
-            problems.add(where, "« mots » vide")
+        where = f"mecanismes.toml, mécanisme {entry.get('id') or index}"
+        mid, phrases = _named_entry(entry, where, problems)
         summary = " ".join(str(entry.get("resume") or "").split())
         if not summary:
             problems.add(where, "« resume » manquant")

@@ -18,6 +18,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -120,15 +121,23 @@ def test_type_a_question_and_see_a_cgct_result(browser: webdriver.Chrome, server
     assert browser.save_screenshot(str(ARTIFACTS / "recherche-cgct.png"))
 
 
-def test_the_answer_card_sits_above_the_passages(browser: webdriver.Chrome, server_url: str) -> None:
+def _ask(browser: webdriver.Chrome, server_url: str, question: str, card: str) -> WebElement:
+    """Type a question on the search page, press Enter and return the card the CSS selector names."""
     browser.get(server_url + "/")
     box = browser.find_element(By.ID, "q")
-    box.send_keys("Notre communauté de communes doit-elle gérer la collecte des ordures ménagères ?")
+    box.send_keys(question)
     box.send_keys(Keys.ENTER)
-    WebDriverWait(browser, 20).until(
-        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "article.reponse"))
+    WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, card)))
+    return browser.find_element(By.CSS_SELECTOR, card)
+
+
+def test_the_answer_card_sits_above_the_passages(browser: webdriver.Chrome, server_url: str) -> None:
+    card = _ask(
+        browser,
+        server_url,
+        "Notre communauté de communes doit-elle gérer la collecte des ordures ménagères ?",
+        "article.reponse",
     )
-    card = browser.find_element(By.CSS_SELECTOR, "article.reponse")
     first_hit = browser.find_element(By.CSS_SELECTOR, "li.hit")
     assert card.location["y"] < first_hit.location["y"]
     assert card.find_element(By.TAG_NAME, "h2").text.startswith(
@@ -154,14 +163,12 @@ def test_the_answer_card_sits_above_the_passages(browser: webdriver.Chrome, serv
 def test_a_mechanism_card_explains_how_a_competence_returns_to_the_communes(
     browser: webdriver.Chrome, server_url: str
 ) -> None:
-    browser.get(server_url + "/")
-    box = browser.find_element(By.ID, "q")
-    box.send_keys("Comment une commune peut-elle reprendre une compétence transférée à sa communauté ?")
-    box.send_keys(Keys.ENTER)
-    WebDriverWait(browser, 20).until(
-        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "article.mecanisme"))
+    card = _ask(
+        browser,
+        server_url,
+        "Comment une commune peut-elle reprendre une compétence transférée à sa communauté ?",
+        "article.mecanisme",
     )
-    card = browser.find_element(By.CSS_SELECTOR, "article.mecanisme")
     assert card.get_attribute("data-mecanisme") == "restitution-competence"
     assert card.location["y"] < browser.find_element(By.CSS_SELECTOR, "li.hit").location["y"]
     assert card.find_element(By.TAG_NAME, "h2").text == "Mécanisme : Rendre une compétence aux communes"
