@@ -26,6 +26,7 @@ from indexer.knowledge.model import (
     PROFILE_TYPES,
     Competence,
     Knowledge,
+    LegalBasis,
     Mechanism,
     Obligation,
     Subject,
@@ -77,21 +78,44 @@ MAX_MECHANISMS = 2
 
 @dataclass(frozen=True)
 class MechanismMatch:
-    """A mechanism the question names, with the expression found."""
+    """A mechanism the question names, with the expression found and the levels the question names."""
 
     mechanism: Mechanism
     phrase: str
+    levels: tuple[str, ...] = ()  # groups expanded, e.g. ("communaute-d-agglomeration",)
 
     def to_dict(self, lookup: PassageLookup | None) -> dict[str, Any]:
-        """The API's `mecanismes` item, in French: each basis cited with its excerpt, version date and status."""
+        """The API's `mecanismes` item, in French: each basis cited with its excerpt, version date and status,
+        those whose article concerns a level the question names first (L5216-5 before L5214-16 for « une
+        communauté d'agglomération »)."""
+        bases = list(self.mechanism.basis)
+        passages: list[dict[str, Any]] = []
+        if lookup is not None:
+            memo = _ArticleMemo(lookup)
+            # Communes are party to every mechanism (they transfer, take back, receive): when the question
+            # also names a grouping, the grouping says which articles come first.
+            named = set(self.levels) - {"commune"} or set(self.levels)
+            if named:
+
+                def concerns(basis: LegalBasis) -> bool:
+                    # The chapter heading says which level an article is written for; its wording often
+                    # names other levels too (L5214-16 mentions the communautés d'agglomération).
+                    parts = memo.passages_of_article(basis.doc_key, basis.article)
+                    return any(
+                        reason.startswith("titre")
+                        for part in parts
+                        for level in named & set(part.levels)
+                        for reason in part.tag_reasons.get(level, ())
+                    )
+
+                bases.sort(key=lambda basis: not concerns(basis))
+            passages = [c.to_dict() for c in cite_all(bases, memo)]
         return {
             "id": self.mechanism.id,
             "intitule": self.mechanism.title,
             "resume": self.mechanism.summary,
-            "base": [b.ref for b in self.mechanism.basis],
-            "passages": [c.to_dict() for c in cite_all(self.mechanism.basis, lookup)]
-            if lookup is not None
-            else [],
+            "base": [b.ref for b in bases],
+            "passages": passages,
             "pourquoi": {"mots": [self.phrase]},
         }
 
@@ -279,7 +303,10 @@ class Answerer:
         if _OWN_REGIME.search(fold(question)):
             return []
         words = analyze(expand_acronyms(question).text)
-        return [MechanismMatch(p.owner, p.text) for p in self._mechanisms.named(words, MAX_MECHANISMS)]
+        levels = tuple(self.levels_of(question)[1])
+        return [
+            MechanismMatch(p.owner, p.text, levels) for p in self._mechanisms.named(words, MAX_MECHANISMS)
+        ]
 
     def levels_of(self, question: str) -> tuple[list[str], list[str]]:
         """Levels the question names, and the same with groups (`epci-fp`) replaced by their members."""

@@ -103,3 +103,18 @@ def test_a_question_on_how_a_competence_moves_gets_the_mechanism_and_its_article
     table = client.get("/v1/search/export", params={"q": question, "k": 2, "format": "csv"}).text
     assert any(line.startswith("mécanisme;CGCT, art. L5211-17-1") for line in table.splitlines())
     assert client.get("/v1/search", params={"q": QUESTION}).json()["mecanismes"] == []
+
+
+def test_a_mechanism_cites_first_the_article_written_for_the_level_named(client: TestClient) -> None:
+    def first_cited(question: str) -> dict:
+        [mechanism] = client.get("/v1/search", params={"q": question, "k": 1}).json()["mecanismes"]
+        assert mechanism["id"] == "fonds-de-concours"
+        return mechanism["passages"][0]
+
+    agglomeration = first_cited(
+        "Une communauté d'agglomération peut-elle verser un fonds de concours à une commune ?"
+    )
+    assert agglomeration["article_id"] == "cgct/L5216-5" and "fonds de concours" in agglomeration["extrait"]
+    assert agglomeration["extrait"].removeprefix("… ").startswith("VI.")
+    communes = first_cited("Une commune peut-elle verser un fonds de concours à sa communauté de communes ?")
+    assert communes["article_id"] == "cgct/L5214-16"
