@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from indexer.files import pid_alive
+from indexer.files import pid_alive, write_json
 
 PROGRESS_FILE = ".construction.json"  # hidden: the folder otherwise holds bundles and their links
 WRITE_EVERY = 2.0
@@ -96,10 +96,7 @@ class ProgressFile:
     def write(self) -> None:
         self._state["mis_a_jour"] = _now()
         self._last_write = self._clock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._state, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_json(self.path, self._state)
 
 
 def read_progress(bundles_dir: Path) -> dict[str, Any] | None:
