@@ -72,7 +72,7 @@ def ensure_bundle(settings: ServiceSettings, console: Console, only: list[str] |
         build(only=only, strict=False, index_kind="flat", no_cache=False, lexical_only=True)
     start_background_build(settings, only)
     console.print(
-        "Encodage des passages en arrière-plan (environ 46 minutes sur 2 cœurs libres ; journal : "
+        "Encodage des passages en arrière-plan (environ 50 minutes sur 2 cœurs libres ; journal : "
         f"{build_log_path(settings)}) : la recherche devient hybride d'elle-même quand il se termine. "
         "En attendant, elle est lexicale (bandeau sur la page, « mode_effectif » dans l'API, "
         "progression sur /readyz)."
