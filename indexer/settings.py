@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from indexer.errors import ConfigError
 
 DEFAULT_MODEL = "multilingual-e5-small"
+# Encoding backends of the packaged model (`QFQ_MODEL_BACKEND`, `QFQ_QUERY_BACKEND`); each is a prepared folder.
+BACKENDS = ("onnx-fp32", "torch", "onnx")
 
 
 class Settings(BaseSettings):
@@ -94,8 +96,9 @@ class Settings(BaseSettings):
     @field_validator("model_backend", "query_backend")
     @classmethod
     def _known_backend(cls, value: str, info: ValidationInfo) -> str:
-        if value not in {"torch", "onnx", "onnx-fp32"}:
-            raise ValueError(f"QFQ_{str(info.field_name).upper()} doit valoir 'onnx-fp32', 'torch' ou 'onnx'")
+        if value not in BACKENDS:
+            allowed = ", ".join(f"'{name}'" for name in BACKENDS[:-1]) + f" ou '{BACKENDS[-1]}'"
+            raise ValueError(f"QFQ_{str(info.field_name).upper()} doit valoir {allowed}")
         return value
 
     @property

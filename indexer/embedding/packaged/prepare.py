@@ -26,7 +26,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from indexer.embedding.packaged.onnx_graph import write_onnx_folder
 from indexer.embedding.packaged.q4format import check_tokenizer, read_packaged_model
@@ -43,14 +42,12 @@ from indexer.embedding.packaged.source import (
 from indexer.embedding.packaged.torch_folder import float32_weights_hash, write_torch_folder
 from indexer.errors import ModelError
 from indexer.files import file_sha256, pid_alive, write_json
-
-if TYPE_CHECKING:
-    from indexer.settings import Settings
+from indexer.settings import BACKENDS, Settings
 
 # Bump when the conversion changes: folders written by another converter version are rebuilt.
 CONVERTER_VERSION = 1
 MANIFEST_NAME = "qfq_model.json"
-VARIANTS = ("torch", "onnx", "onnx-fp32")
+VARIANTS = BACKENDS
 # Variants computing with the float32 weights: equivalent vectors (cosine >= 0.9999), one identity.
 FLOAT32_VARIANTS = frozenset({"torch", "onnx-fp32"})
 

@@ -11,6 +11,7 @@ from indexer.embedding.base import Encoder, LazyEncoder, SplitEncoder
 from indexer.embedding.factory import load_encoder
 from indexer.embedding.fake import FakeEncoder
 from indexer.embedding.onnx_backend import OnnxEncoder
+from indexer.embedding.packaged.prepare import VARIANTS
 from indexer.embedding.torch_backend import SentenceTransformerEncoder, folder_prefixes
 from indexer.settings import Settings
 
@@ -103,8 +104,10 @@ def test_split_encoder_takes_its_identity_from_the_passage_encoder() -> None:
 
 def test_query_backend_setting_is_checked() -> None:
     assert Settings().query_backend == "onnx"
-    with pytest.raises(ValueError, match="QFQ_QUERY_BACKEND"):
+    with pytest.raises(ValueError, match="QFQ_QUERY_BACKEND doit valoir 'onnx-fp32', 'torch' ou 'onnx'"):
         Settings(query_backend="gpu")
+    # The backends the settings accept are the folders `qfq model prepare` knows how to write.
+    assert {Settings(query_backend=name).query_backend for name in VARIANTS} == set(VARIANTS)
     # A fake model ignores it.
     assert isinstance(load_encoder(Settings(model="fake-16", query_backend="torch")), FakeEncoder)
 
