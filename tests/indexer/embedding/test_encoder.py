@@ -104,7 +104,7 @@ def test_split_encoder_takes_its_identity_from_the_passage_encoder() -> None:
 
 def test_query_backend_setting_is_checked() -> None:
     assert Settings().query_backend == "onnx"
-    with pytest.raises(ValueError, match="QFQ_QUERY_BACKEND doit valoir 'onnx-fp32', 'torch' ou 'onnx'"):
+    with pytest.raises(ValueError, match="QFQ_QUERY_BACKEND doit valoir 'onnx-fp32', 'onnx' ou 'torch'"):
         Settings(query_backend="gpu")
     # The backends the settings accept are the folders `qfq model prepare` knows how to write.
     assert {Settings(query_backend=name).query_backend for name in VARIANTS} == set(VARIANTS)

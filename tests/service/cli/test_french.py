@@ -36,6 +36,10 @@ def test_help_is_french() -> None:
         (["pas-une-commande"], "Commande inconnue"),
         (["search", "--nope", "x"], "Option inconnue : --nope"),
         (["index", "list", "en-trop"], "Argument(s) en trop (en-trop)"),
+        (
+            ["model", "prepare", "--moteur", "gpu"],
+            "--moteur doit valoir « onnx-fp32 », « onnx » ou « torch ».",
+        ),
     ],
 )
 def test_usage_errors_are_french(arguments: list[str], expected: str) -> None:
