@@ -94,31 +94,35 @@ def _answer_markdown(answer: Answer) -> list[str]:
         if heading != current:
             lines += [f"**{heading}** ({detail})", ""]
             current = heading
-        if cited.trouve:
-            link = f" <{cited.url}>" if cited.url else ""
-            lines += [
-                f"- {cited.citation}, {cited.statut_libelle or ''}{link}",
-                "",
-                f"> {_excerpt(cited.extrait)}",
-                "",
-            ]
-        else:
-            lines += [f"- {cited.article_id} : article absent de l'index.", ""]
-    why = answer.pourquoi
-    lines += [f"*Réponse tirée des connaissances curées (reconnu : « {' », « '.join(why.mots)} »).*", ""]
+        lines += _cited_markdown(cited, excerpt=True)
+    lines += [f"*Réponse tirée des connaissances curées (reconnu : {_quoted(answer.pourquoi.mots)}).*", ""]
+    return lines
+
+
+def _quoted(words: Sequence[str]) -> str:
+    """« a », « b »: the expressions recognised in a question, as the sheets cite them."""
+    return "« " + " », « ".join(words) + " »"
+
+
+def _cited_markdown(cited: CitedPassage, *, excerpt: bool) -> list[str]:
+    """A passage the knowledge cites: citation, status and link (then its excerpt), or that it is missing."""
+    if not cited.trouve:
+        return [f"- {cited.article_id} : article absent de l'index.", ""]
+    link = f" <{cited.url}>" if cited.url else ""
+    lines = [f"- {cited.citation}, {cited.statut_libelle or ''}{link}", ""]
+    if excerpt:
+        lines += [f"> {_excerpt(cited.extrait)}", ""]
     return lines
 
 
 def _mechanism_markdown(mechanism: MechanismOut) -> list[str]:
     lines = [f"## Mécanisme : {mechanism.intitule}", "", mechanism.resume, ""]
     for cited in mechanism.passages:
-        if cited.trouve:
-            link = f" <{cited.url}>" if cited.url else ""
-            lines += [f"- {cited.citation}, {cited.statut_libelle or ''}{link}", ""]
-        else:
-            lines += [f"- {cited.article_id} : article absent de l'index.", ""]
-    words = "« " + " », « ".join(mechanism.pourquoi.mots) + " »"
-    lines += [f"*Mécanisme tiré des connaissances curées (reconnu : {words}).*", ""]
+        lines += _cited_markdown(cited, excerpt=False)
+    lines += [
+        f"*Mécanisme tiré des connaissances curées (reconnu : {_quoted(mechanism.pourquoi.mots)}).*",
+        "",
+    ]
     return lines
 
 

@@ -119,6 +119,11 @@ def render_text(result, console: Console) -> None:  # noqa: ANN001 - indexer.sea
 VERDICTS = {"applicable": "s'applique", "non_applicable": "ne s'applique pas", "indetermine": "à préciser"}
 
 
+def _quoted(words: list[str]) -> str:
+    """« a », « b »: the expressions recognised in the question."""
+    return "« " + " », « ".join(words) + " »"
+
+
 def _citation_lines(passages: list[dict[str, Any]]) -> list[Text]:
     lines = []
     for cited in passages:
@@ -166,7 +171,7 @@ def render_answer(answer: dict[str, Any], console: Console) -> None:
         lines.append(Text(f"Conditions : {obligation['conditions']}", style="dim"))
         lines += _citation_lines(obligation["passages"])
     why = answer["pourquoi"]
-    reason = "« " + " », « ".join(why["mots"]) + " »"
+    reason = _quoted(why["mots"])
     if why["niveaux_reconnus"]:
         reason += " ; niveaux : " + ", ".join(why["niveaux_reconnus"])
     lines.append(Text(f"Pourquoi : {reason}. Vérifiez l'article cité.", style="dim"))
@@ -180,8 +185,12 @@ def render_mechanisms(mechanisms: list[dict[str, Any]], console: Console) -> Non
     for mechanism in mechanisms:
         console.print(Text(f"Mécanisme : {mechanism['intitule']}", style="bold blue"))
         lines = [Text(mechanism["resume"]), *_citation_lines(mechanism["passages"])]
-        words = "« " + " », « ".join(mechanism["pourquoi"]["mots"]) + " »"
-        lines.append(Text(f"Pourquoi : {words}. Vérifiez les articles cités.", style="dim"))
+        lines.append(
+            Text(
+                f"Pourquoi : {_quoted(mechanism['pourquoi']['mots'])}. Vérifiez les articles cités.",
+                style="dim",
+            )
+        )
         for line in lines:
             console.print(Padding(line, (0, 0, 0, 3)))
         console.print()
