@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,24 +234,22 @@ class Knowledge:
     def bases(self) -> list[LegalBasis]:
         """Every legal basis cited anywhere, in order of appearance, without repeats."""
         seen: dict[tuple[str, str, str], LegalBasis] = {}
+
+        def add(bases: Iterable[LegalBasis]) -> None:
+            for basis in bases:
+                seen.setdefault((basis.doc_key, basis.article, basis.anchor), basis)
+
         for competence in self.competences:
-            for basis in competence.basis:
-                seen.setdefault((basis.doc_key, basis.article, basis.anchor), basis)
+            add(competence.basis)
             for change in competence.changes:
-                for basis in change.basis:
-                    seen.setdefault((basis.doc_key, basis.article, basis.anchor), basis)
+                add(change.basis)
         for obligation in self.obligations:
-            for basis in obligation.basis:
-                seen.setdefault((basis.doc_key, basis.article, basis.anchor), basis)
+            add(obligation.basis)
             for deadline in obligation.deadlines:
-                for basis in deadline.basis:
-                    seen.setdefault((basis.doc_key, basis.article, basis.anchor), basis)
-            for test in iter_tests(obligation.condition):
-                if test.basis is not None:
-                    seen.setdefault((test.basis.doc_key, test.basis.article, test.basis.anchor), test.basis)
+                add(deadline.basis)
+            add(test.basis for test in iter_tests(obligation.condition) if test.basis is not None)
         for mechanism in self.mechanisms:
-            for basis in mechanism.basis:
-                seen.setdefault((basis.doc_key, basis.article, basis.anchor), basis)
+            add(mechanism.basis)
         return list(seen.values())
 
     def competences_of(self, level: str) -> list[Competence]:

@@ -7,8 +7,8 @@ import tomllib
 from pathlib import Path
 
 SUBSET_DOCUMENTS = ("cgct", "reen", "handicap-2005")
-# CGCT articles on intercommunal powers, transfers and returns of competences, waste, municipal councils and digital networks: enough for
-# questions whose answer is a known CGCT article, few enough to parse in seconds.
+# CGCT articles on intercommunal powers, transfers and returns of competences, waste, municipal councils and
+# digital networks: enough for questions whose answer is a known CGCT article, few enough to parse in seconds.
 CGCT_PREFIXES = ("L5214-", "L5216-", "L2224-1", "L1111-", "L2121-2", "L1425-", "L5217-2", "L5211-17")
 
 
