@@ -26,7 +26,9 @@ import argparse
 import dataclasses
 import random
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,10 +40,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evaluations.gold import load_gold
 from evaluations.runner import open_retriever, run_split
 from indexer.embedding.base import SplitEncoder
-from indexer.embedding.packaged.onnx_graph import build_onnx_graph
+from indexer.embedding.onnx_backend import OnnxEncoder
+from indexer.embedding.packaged.onnx_graph import build_onnx_model
 from indexer.embedding.packaged.prepare import prepare_variant
 from indexer.embedding.packaged.q4format import PackagedModel, read_packaged_model
-from indexer.embedding.packaged.source import QUERY_PREFIX, find_packaged_source
+from indexer.embedding.packaged.source import (
+    PASSAGE_PREFIX,
+    QUERY_PREFIX,
+    PackagedSource,
+    find_packaged_source,
+)
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 
@@ -94,29 +102,27 @@ def training_texts(rows: Sequence[dict], count: int, rng: random.Random) -> list
     return texts
 
 
-def _session(proto, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
-
-
-def onnx_vectoriser(model: PackagedModel, precision: str, layers: int, tokenizer, threads: int) -> Vectoriser:
-    """Question vectors from the graph of `precision` cut after `layers` layers, one text per run."""
+def onnx_vectoriser(
+    model: PackagedModel, precision: str, layers: int, source: PackagedSource, folder: Path, threads: int
+) -> Vectoriser:
+    """Question vectors from the graph of `precision` cut after `layers` layers, run as the service runs its
+    own (`OnnxEncoder`: one text per run in int8, length-sorted padded batches in float32)."""
     cut = dataclasses.replace(model, config=dataclasses.replace(model.config, layers=layers))
-    session = _session(build_onnx_graph(cut, precision), threads)
-
-    def encode(texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), model.config.hidden), dtype=np.float32)
-        for row, text in enumerate(texts):
-            ids = np.asarray([tokenizer.encode(QUERY_PREFIX + text).ids], dtype=np.int64)
-            out[row] = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
-        return out
-
-    return encode
+    path = folder / f"{precision}-{layers}.onnx"
+    build_onnx_model(cut, path, precision)
+    encoder = OnnxEncoder(
+        path,
+        source.tokenizer_path,
+        model_id=f"{layers}-layers-{precision}",
+        weights_hash="",
+        dim=model.config.hidden,
+        threads=threads,
+        batch_size=8,
+        query_prefix=QUERY_PREFIX,
+        passage_prefix=PASSAGE_PREFIX,
+        padded_batches=precision == "float32",
+    )
+    return encoder.encode_queries
 
 
 def ridge(features: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -240,37 +246,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     tokenizer.enable_truncation(512)
     texts = training_texts(base.bundle.store.all_rows(), args.texts, random.Random(0))
     cut = int(len(texts) * (1 - HELD_OUT))
-    started = time.perf_counter()
-    full = onnx_vectoriser(model, "float32", model.config.layers, tokenizer, threads=2)
-    targets = full(texts)
-    print(
-        f"{len(texts)} textes d'entraînement, vecteurs du modèle complet (float32) en "
-        f"{time.perf_counter() - started:.0f} s ; dev : nDCG@10 / P@1 / Recall@10 de chaque jeu",
-        flush=True,
-    )
-    served = base.encoder
-    label = f"encodeur servi (int8, 12 couches, {settings.threads} threads)"
-    report(label, base, StudentEncoder(served, served.encode_queries, full))
-    for depth in layers:
-        cut_graph = onnx_vectoriser(model, "int8", depth, tokenizer, threads=2)
-        features = cut_graph(texts)
-        weights = ridge(features[:cut], targets[:cut])
-        held = apply(weights, features[cut:])
+    folder = Path(tempfile.mkdtemp(prefix="qfq-eleves-"))  # the graphs of the students
+    try:
+        started = time.perf_counter()
+        full = onnx_vectoriser(model, "float32", model.config.layers, source, folder, threads=2)
+        targets = full(texts)
         print(
-            f"{depth} couches + linéaire : cos sur textes réservés {(held * targets[cut:]).sum(1).mean():.4f}"
+            f"{len(texts)} textes d'entraînement, vecteurs du modèle complet (float32) en "
+            f"{time.perf_counter() - started:.0f} s ; dev : nDCG@10 / P@1 / Recall@10 de chaque jeu",
+            flush=True,
         )
-        single = onnx_vectoriser(model, "int8", depth, tokenizer, threads=1)
-        student = StudentEncoder(served, mapped(single, weights), full)
-        report(f"{depth} couches int8 + linéaire (1 thread)", base, student)
-        if args.epochs > 0:
-            started = time.perf_counter()
-            tuned = fine_tuned(settings, depth, texts[:cut], targets[:cut], args.epochs, tokenizer)
-            held = (tuned(texts[cut:]) * targets[cut:]).sum(1).mean()
+        served = base.encoder
+        label = f"encodeur servi (int8, 12 couches, {settings.threads} threads)"
+        report(label, base, StudentEncoder(served, served.encode_queries, full))
+        for depth in layers:
+            cut_graph = onnx_vectoriser(model, "int8", depth, source, folder, threads=2)
+            features = cut_graph(texts)
+            weights = ridge(features[:cut], targets[:cut])
+            held = apply(weights, features[cut:])
             print(
-                f"{depth} couches affinées ({args.epochs} époques, {time.perf_counter() - started:.0f} s) : "
-                f"cos sur textes réservés {held:.4f}"
+                f"{depth} couches + linéaire : cos sur textes réservés {(held * targets[cut:]).sum(1).mean():.4f}"
             )
-            report(f"{depth} couches float32 affinées (1 thread)", base, StudentEncoder(served, tuned, full))
+            single = onnx_vectoriser(model, "int8", depth, source, folder, threads=1)
+            student = StudentEncoder(served, mapped(single, weights), full)
+            report(f"{depth} couches int8 + linéaire (1 thread)", base, student)
+            if args.epochs > 0:
+                started = time.perf_counter()
+                tuned = fine_tuned(settings, depth, texts[:cut], targets[:cut], args.epochs, tokenizer)
+                held = (tuned(texts[cut:]) * targets[cut:]).sum(1).mean()
+                print(
+                    f"{depth} couches affinées ({args.epochs} époques, {time.perf_counter() - started:.0f} s) : "
+                    f"cos sur textes réservés {held:.4f}"
+                )
+                report(
+                    f"{depth} couches float32 affinées (1 thread)", base, StudentEncoder(served, tuned, full)
+                )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 
