@@ -32,7 +32,6 @@ import json
 import random
 import re
 import sys
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evaluations.gold import load_gold
-from evaluations.metrics import article_of, document_of, query_metrics
+from evaluations.metrics import article_of, query_metrics, unit_of
 from evaluations.runner import curated_answerer, open_retriever, run_split
 from indexer.search.ask import Asker
 from indexer.search.fusion import FusionParams
@@ -50,6 +49,7 @@ from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from indexer.text.acronyms import Expansion
 from indexer.text.formalities import strip_formalities
+from indexer.text.normalize import fold
 
 DATASETS = Path(__file__).resolve().parents[1] / "evaluations" / "datasets"
 GOLD_SETS = ("qfq-dev", "qfq-formel")
@@ -129,8 +129,7 @@ class Candidates:
 
     def __post_init__(self) -> None:
         self.grades = np.array(
-            [self.judged.get(article_of(i), self.judged.get(document_of(i), 0)) for i in self.ids],
-            dtype=np.float32,
+            [self.judged.get(unit_of(i, self.judged), 0) for i in self.ids], dtype=np.float32
         )
 
 
@@ -164,19 +163,15 @@ class RecordingRetriever(Retriever):
         )
 
 
-def _fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
-
-
-_VOCABULARY = [(re.compile(rf"(?<![\w-]){re.escape(_fold(k))}(?![\w-])"), v) for k, v in VOCABULARY.items()]
+_VOCABULARY = [(re.compile(rf"(?<![\w-]){re.escape(fold(k))}(?![\w-])"), v) for k, v in VOCABULARY.items()]
 
 
 def reworded(question: str) -> list[str]:
     """The texts' words for the agents' words the question uses (not already in it)."""
-    folded = _fold(question)
+    folded = fold(question)
     found: list[str] = []
     for pattern, words in _VOCABULARY:
-        if pattern.search(folded) and words not in found and _fold(words) not in folded:
+        if pattern.search(folded) and words not in found and fold(words) not in folded:
             found.append(words)
     return found
 
@@ -206,7 +201,7 @@ def print_pool_recall(data: dict[Key, Candidates]) -> None:
     for group in sorted({key[:2] for key in data}):
         found = total = 0
         for c in (data[k] for k in data if k[:2] == group):
-            units = {article_of(i) for i in c.ids} | {document_of(i) for i in c.ids}
+            units = {unit_of(i, c.judged) for i in c.ids}
             relevant = [unit for unit, grade in c.judged.items() if grade > 0]
             total += len(relevant)
             found += sum(unit in units for unit in relevant)
@@ -215,19 +210,27 @@ def print_pool_recall(data: dict[Key, Candidates]) -> None:
         )
 
 
-def replay(c: Candidates, query: np.ndarray | None = None, params: FusionParams | None = None) -> np.ndarray:
+FUSION = FusionParams()
+
+
+def dense_rank(cosine: np.ndarray) -> np.ndarray:
+    """1-based rank of each candidate in the dense list (its `FUSION.depth` best cosines), 0 when outside."""
+    rank = np.zeros(len(cosine))
+    top = np.argsort(-cosine, kind="stable")[: FUSION.depth]
+    rank[top] = np.arange(1, len(top) + 1)
+    return rank
+
+
+def reciprocal(rank: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """weight / (k + rank) of the served fusion, 0 for candidates absent from the list (rank 0)."""
+    return np.where(rank > 0, weight / (FUSION.rrf_k + np.maximum(rank, 1)), 0.0)
+
+
+def replay(c: Candidates, query: np.ndarray | None = None) -> np.ndarray:
     """The served fusion of the candidates, with `query` as the question vector."""
-    params = params or FusionParams()
-    cosine = c.vectors @ (c.query if query is None else query)
-    dense = np.zeros(len(cosine))
-    top = np.argsort(-cosine, kind="stable")[: params.depth]
-    dense[top] = np.arange(1, len(top) + 1)
-
-    def reciprocal(rank: np.ndarray, weight: float) -> np.ndarray:
-        return np.where(rank > 0, weight / (params.rrf_k + np.maximum(rank, 1)), 0.0)
-
-    fused = reciprocal(dense, params.dense_weight) + reciprocal(c.lexical_rank, params.lexical_weight)
-    return (fused + reciprocal(c.evidence_rank, params.evidence_weight)) * c.factor
+    dense = dense_rank(c.vectors @ (c.query if query is None else query))
+    fused = reciprocal(dense, FUSION.dense_weight) + reciprocal(c.lexical_rank, FUSION.lexical_weight)
+    return (fused + reciprocal(c.evidence_rank, FUSION.evidence_weight)) * c.factor
 
 
 def ndcg(data: dict[Key, Candidates], keys: Sequence[Key], scorer: Scorer) -> float:
@@ -252,12 +255,11 @@ class Table:
             + "moyenne dev".rjust(13)
         )
 
-    def row(self, label: str, scorer: Scorer | dict[Key, np.ndarray]) -> float:
+    def row(self, label: str, scorer: Scorer | dict[Key, np.ndarray]) -> None:
         score = (lambda key, c: scorer[key]) if isinstance(scorer, dict) else scorer
         values = {group: ndcg(self.data, keys, score) for group, keys in self.groups.items()}
         mean = float(np.mean([values[("dev", g)] for g in GOLD_SETS]))
         print(label.ljust(52) + "".join(f"{v:18.4f}" for v in values.values()) + f"{mean:13.4f}", flush=True)
-        return mean
 
 
 def folds(keys: Sequence[Key]) -> list[tuple[list[Key], list[Key]]]:
@@ -282,11 +284,8 @@ def cross_validated(
 
 def fusion_features(c: Candidates) -> np.ndarray:
     cosine = c.vectors @ c.query
-    params = FusionParams()
-    dense = np.zeros(len(cosine))
-    top = np.argsort(-cosine, kind="stable")[: params.depth]
-    dense[top] = 1.0 / (params.rrf_k + np.arange(1, len(top) + 1))
-    lexical = np.where(c.lexical_rank > 0, 1.0 / (params.rrf_k + np.maximum(c.lexical_rank, 1)), 0.0)
+    dense = reciprocal(dense_rank(cosine))
+    lexical = reciprocal(c.lexical_rank)
     articles = [article_of(i) for i in c.ids]
     best_dense: dict[str, float] = {}
     best_lexical: dict[str, float] = {}
@@ -351,10 +350,11 @@ def headed_passages(retriever: Retriever) -> list[tuple[str, str, tuple[str, tup
 
 def probe_openers(table: Table, data: dict[Key, Candidates], retriever: Retriever) -> None:
     first: dict[tuple, str] = {}
+    headed: set[str] = set()
     for _, article, section in headed_passages(retriever):
         first.setdefault(section, article)
+        headed.add(article)
     section_openers = set(first.values())
-    headed = {article for _, article, _ in headed_passages(retriever)}
     for split in sorted({key[0] for key in data}):
         gold = [
             a for k, c in data.items() if k[0] == split for a, g in c.judged.items() if g >= 2 and a in headed

@@ -38,6 +38,15 @@ def ranked_ids(scores: Mapping[str, float]) -> list[str]:
     return sorted(scores, key=lambda pid: (-scores[pid], pid))
 
 
+def unit_of(passage_id: str, judged: Mapping[str, int]) -> str:
+    """The unit a passage counts as: its article id when judged, else its document key when the document is
+    judged as a whole, else its article id."""
+    article = article_of(passage_id)
+    if article not in judged and document_of(passage_id) in judged:
+        return document_of(passage_id)
+    return article
+
+
 def dedup_to_units(ranking: Sequence[str], judged: Mapping[str, int]) -> list[str]:
     """Map ranked passage ids to the units the judgements use, keeping each unit's first occurrence.
 
@@ -54,14 +63,7 @@ def dedup_to_units(ranking: Sequence[str], judged: Mapping[str, int]) -> list[st
     units: list[str] = []
     seen: set[str] = set()
     for passage_id in ranking:
-        article = article_of(passage_id)
-        document = document_of(passage_id)
-        if article in judged:
-            unit = article
-        elif document in judged:
-            unit = document
-        else:
-            unit = article
+        unit = unit_of(passage_id, judged)
         if unit not in seen:
             seen.add(unit)
             units.append(unit)
